@@ -1,0 +1,6 @@
+"""keras_fm: factorization machines and their deep descendants for Keras 3."""
+
+from keras_fm import layers
+from keras_fm.version import __version__
+
+__all__ = ["__version__", "layers"]

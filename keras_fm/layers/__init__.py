@@ -1,0 +1,7 @@
+"""Interaction layers of the factorization machine family."""
+
+from keras_fm.layers.cin import CIN
+from keras_fm.layers.field_aware_fm import FieldAwareFM
+from keras_fm.layers.fm_interaction import FMInteraction
+
+__all__ = ["CIN", "FMInteraction", "FieldAwareFM"]
