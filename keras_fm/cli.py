@@ -11,7 +11,9 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer, got {text!r}"
+        ) from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
@@ -26,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
             "xDeepFM, ...) for Keras 3."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"keras-fm {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"keras-fm {__version__}"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
@@ -38,10 +42,26 @@ def build_parser() -> argparse.ArgumentParser:
             "and a TF Serving SavedModel."
         ),
     )
-    demo.add_argument("--output-dir", default="keras_fm_demo", help="where to write the model (default: %(default)s)")
-    demo.add_argument("--examples", type=_positive_int, default=60_000, help="examples to generate (default: %(default)s)")
-    demo.add_argument("--epochs", type=_positive_int, default=20, help="maximum epochs (default: %(default)s)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    demo.add_argument(
+        "--output-dir",
+        default="keras_fm_demo",
+        help="where to write the model (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--examples",
+        type=_positive_int,
+        default=100_000,
+        help="examples to generate (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=20,
+        help="maximum epochs (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--seed", type=int, default=0, help="random seed (default: %(default)s)"
+    )
     return parser
 
 

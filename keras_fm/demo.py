@@ -26,8 +26,9 @@ def build_demo_model(
     field_names: Sequence[str],
     vocabulary_sizes: Sequence[int],
     embedding_dim: int = 8,
+    field_aware_dim: int = 4,
     cin_layer_sizes: Sequence[int] = (16, 16),
-    l2: float = 1e-5,
+    l2: float = 3e-4,
 ) -> keras.Model:
     """Builds a binary classifier from the three core interaction layers.
 
@@ -40,10 +41,13 @@ def build_demo_model(
         field_names: the name of each field; each becomes an `int32` input of
             shape `(batch, 1)` holding ids in `[0, vocabulary_size)`.
         vocabulary_sizes: the number of ids of each field.
-        embedding_dim: int. Size of the latent vectors. Defaults to `8`.
+        embedding_dim: int. Size of the FM and CIN latent vectors. Defaults
+            to `8`.
+        field_aware_dim: int. Size of the field-aware latent vectors (each id
+            has one per field). Defaults to `4`.
         cin_layer_sizes: sequence of int. Feature maps of each CIN layer.
             Defaults to `(16, 16)`.
-        l2: float. L2 penalty on every embedding table. Defaults to `1e-5`.
+        l2: float. L2 penalty on every embedding table. Defaults to `3e-4`.
 
     Returns:
         A `keras.Model` mapping `{field_name: ids}` to `prediction`, the
@@ -64,10 +68,10 @@ def build_demo_model(
             )(ids)
         )
         field_aware.append(  # (B, 1, F, D)
-            keras.layers.Reshape((1, num_fields, embedding_dim))(
+            keras.layers.Reshape((1, num_fields, field_aware_dim))(
                 keras.layers.Embedding(
                     vocabulary_size,
-                    num_fields * embedding_dim,
+                    num_fields * field_aware_dim,
                     embeddings_regularizer=regularizer,
                     name=f"{name}_field_aware_embedding",
                 )(ids)
@@ -76,7 +80,10 @@ def build_demo_model(
         weights.append(  # (B, 1)
             keras.layers.Flatten()(
                 keras.layers.Embedding(
-                    vocabulary_size, 1, embeddings_initializer="zeros", name=f"{name}_weight"
+                    vocabulary_size,
+                    1,
+                    embeddings_initializer="zeros",
+                    name=f"{name}_weight",
                 )(ids)
             )
         )
@@ -123,9 +130,9 @@ def _check_export(model: keras.Model, path: Path, data: SyntheticFMData) -> floa
 
 def run_demo(
     output_dir: str | os.PathLike = "keras_fm_demo",
-    num_examples: int = 60_000,
+    num_examples: int = 100_000,
     epochs: int = 20,
-    batch_size: int = 256,
+    batch_size: int = 512,
     seed: int = 0,
     verbose: int = 2,
 ) -> dict[str, Any]:
@@ -142,9 +149,9 @@ def run_demo(
 
     Args:
         output_dir: folder for the artifacts. Created if missing.
-        num_examples: int. Examples to draw. Defaults to `60_000`.
+        num_examples: int. Examples to draw. Defaults to `100_000`.
         epochs: int. Maximum number of epochs. Defaults to `20`.
-        batch_size: int. Defaults to `256`.
+        batch_size: int. Defaults to `512`.
         seed: int. Seed for the data, the weights and the shuffling.
         verbose: int. Keras verbosity for `fit`. Defaults to `2`.
 
@@ -203,10 +210,16 @@ def run_demo(
     }
 
 
-def _max_abs_diff(model: keras.Model, other: keras.Model, data: SyntheticFMData) -> float:
+def _max_abs_diff(
+    model: keras.Model, other: keras.Model, data: SyntheticFMData
+) -> float:
     features = {k: v.astype("int32") for k, v in data.features(slice(0, 2048)).items()}
     return float(
-        np.max(np.abs(model.predict(features, verbose=0) - other.predict(features, verbose=0)))
+        np.max(
+            np.abs(
+                model.predict(features, verbose=0) - other.predict(features, verbose=0)
+            )
+        )
     )
 
 

@@ -1,3 +1,3 @@
-"""The keras_fm release version (read by ``pyproject.toml`` and ``keras-fm --version``)."""
+"""The keras_fm release version, read by the build and by ``keras-fm --version``."""
 
 __version__ = "0.1.0"

@@ -34,7 +34,10 @@ def randomize_weights(layer, seed=0, scale=0.5):
     """Sets every weight (biases included) to non-zero normal values."""
     rng = np.random.default_rng(seed)
     layer.set_weights(
-        [rng.normal(0.0, scale, size=w.shape).astype(w.dtype) for w in layer.get_weights()]
+        [
+            rng.normal(0.0, scale, size=w.shape).astype(w.dtype)
+            for w in layer.get_weights()
+        ]
     )
 
 
@@ -64,7 +67,7 @@ def run_fresh_python(script, cwd):
 
 class LayerChecklist:
     layer_cls: type
-    configs: list
+    configs: tuple
     field_axes: tuple = (1,)
 
     # --- hooks supplied by each layer's test class --------------------------
@@ -104,7 +107,9 @@ class LayerChecklist:
     @pytest.mark.parametrize("dim", EMBEDDING_DIMS)
     def test_matches_reference_float64(self, num_fields, dim):
         for index, config in enumerate(self.configs):
-            layer = self.make_layer(config, num_fields, dim, seed=index, dtype="float64")
+            layer = self.make_layer(
+                config, num_fields, dim, seed=index, dtype="float64"
+            )
             inputs = self.make_inputs(num_fields, dim, seed=index, dtype="float64")
             actual = keras.ops.convert_to_numpy(layer(inputs))
             expected = self.reference(layer, inputs)
@@ -136,7 +141,7 @@ class LayerChecklist:
             inputs = self.make_inputs(5, 4)
             mask = random_mask(np.random.default_rng(1), BATCH, 5)
             eager = layer(inputs, mask=mask)
-            jitted = tf.function(lambda x, m: layer(x, mask=m), jit_compile=True)
+            jitted = tf.function(lambda x, m, f=layer: f(x, mask=m), jit_compile=True)
             np.testing.assert_allclose(
                 jitted(inputs, mask), eager, rtol=1e-5, atol=1e-5
             )
@@ -242,19 +247,25 @@ class LayerChecklist:
     def test_config_round_trips_through_json(self):
         for config in self.configs:
             layer = self.layer_cls(**config)
-            revived = self.layer_cls.from_config(json.loads(json.dumps(layer.get_config())))
+            revived = self.layer_cls.from_config(
+                json.loads(json.dumps(layer.get_config()))
+            )
             assert revived.get_config() == layer.get_config()
             assert set(dir(revived)) == set(dir(layer))
             shape = (None, *self.input_shape(5, 4))
             layer.build(shape)
             revived.build(shape)
-            assert [w.shape for w in revived.weights] == [w.shape for w in layer.weights]
+            assert [w.shape for w in revived.weights] == [
+                w.shape for w in layer.weights
+            ]
 
     def test_registered_serialization(self):
         layer = self.layer_cls(**self.configs[0])
         serialized = keras.saving.serialize_keras_object(layer)
         assert serialized["registered_name"] == f"keras_fm>{self.layer_cls.__name__}"
-        revived = keras.saving.deserialize_keras_object(json.loads(json.dumps(serialized)))
+        revived = keras.saving.deserialize_keras_object(
+            json.loads(json.dumps(serialized))
+        )
         assert type(revived) is self.layer_cls
 
     def test_symbolic_output_shape(self):
@@ -291,14 +302,22 @@ class LayerChecklist:
         for config in self.configs:
             layer = self.make_layer(config, 5, 4)
             model = self.functional_model(layer, 5, 4)
-            inputs = [self.make_inputs(5, 4), random_mask(np.random.default_rng(4), BATCH, 5)]
+            inputs = [
+                self.make_inputs(5, 4),
+                random_mask(np.random.default_rng(4), BATCH, 5),
+            ]
             path = tmp_path / "model.keras"
             model.save(path)
             revived = keras.saving.load_model(path)  # no custom_objects
             revived_layer = revived.get_layer(layer.name)
             assert type(revived_layer) is self.layer_cls
             assert revived_layer.get_config() == layer.get_config()
-            np.testing.assert_allclose(revived.predict(inputs, verbose=0), model.predict(inputs, verbose=0), rtol=1e-6, atol=1e-6)
+            np.testing.assert_allclose(
+                revived.predict(inputs, verbose=0),
+                model.predict(inputs, verbose=0),
+                rtol=1e-6,
+                atol=1e-6,
+            )
 
     # --- export -----------------------------------------------------------------
 
@@ -325,7 +344,9 @@ class LayerChecklist:
             """,
             cwd=tmp_path,
         )
-        np.testing.assert_allclose(np.load(tmp_path / "served.npy"), expected, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            np.load(tmp_path / "served.npy"), expected, rtol=1e-5, atol=1e-5
+        )
 
     @pytest.mark.slow
     def test_tflite_builtin_ops_only(self, tmp_path):

@@ -54,9 +54,7 @@ def ffm_reference(latent, mask=None):
     return out
 
 
-def cin_reference(
-    inputs, kernels, biases, activation, split_half, mask=None
-):
+def cin_reference(inputs, kernels, biases, activation, split_half, mask=None):
     """Lian et al. (2018) Eq. (6) with sum pooling (Eq. (7)).
 
     ``kernels[k][i, j, h]`` weighs map ``i`` of layer ``k - 1`` times input

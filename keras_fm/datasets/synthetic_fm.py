@@ -1,6 +1,7 @@
 """Categorical data drawn from a known second-order factorization machine."""
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -97,7 +98,7 @@ class SyntheticFMData:
                 labels=self.labels[start:stop],
                 logits=self.logits[start:stop],
             )
-            for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
+            for start, stop in itertools.pairwise(bounds)
         ]
 
     def noise_floor(self) -> dict[str, float]:
@@ -107,7 +108,9 @@ class SyntheticFMData:
         labels. For `"regression"`: the RMSE of the noise-free scores.
         """
         if self.task == "regression":
-            return {"rmse": float(np.sqrt(np.mean(np.square(self.labels - self.logits))))}
+            return {
+                "rmse": float(np.sqrt(np.mean(np.square(self.labels - self.logits))))
+            }
         probabilities = 1.0 / (1.0 + np.exp(-self.logits))
         eps = 1e-12
         log_loss = -np.mean(
@@ -183,14 +186,22 @@ def make_fm_data(
     truth = FMGroundTruth(
         bias=float(rng.normal(0.0, 0.5)),
         weights=[rng.normal(0.0, weight_stddev, size=v) for v in vocabulary_sizes],
-        factors=[rng.normal(0.0, factor_stddev, size=(v, rank)) for v in vocabulary_sizes],
+        factors=[
+            rng.normal(0.0, factor_stddev, size=(v, rank)) for v in vocabulary_sizes
+        ],
     )
-    ids = np.stack([rng.integers(0, v, size=num_examples) for v in vocabulary_sizes], axis=1)
+    ids = np.stack(
+        [rng.integers(0, v, size=num_examples) for v in vocabulary_sizes], axis=1
+    )
     logits = truth.logits(ids)
     if task == "binary":
-        labels = (rng.random(num_examples) < 1.0 / (1.0 + np.exp(-logits))).astype("float32")
+        labels = (rng.random(num_examples) < 1.0 / (1.0 + np.exp(-logits))).astype(
+            "float32"
+        )
     else:
-        labels = (logits + rng.normal(0.0, noise_stddev, size=num_examples)).astype("float32")
+        labels = (logits + rng.normal(0.0, noise_stddev, size=num_examples)).astype(
+            "float32"
+        )
     return SyntheticFMData(
         ids=ids.astype("int64"),
         labels=labels,

@@ -17,7 +17,7 @@ def kernels_of(layer, num_fields):
 
 class TestCIN(LayerChecklist):
     layer_cls = CIN
-    configs = [
+    configs = (
         {"layer_sizes": [4, 4, 2]},
         {
             "layer_sizes": [3, 2],
@@ -26,7 +26,7 @@ class TestCIN(LayerChecklist):
             "kernel_regularizer": keras.regularizers.L2(0.01),
         },
         {"layer_sizes": [2], "activation": "tanh", "use_bias": False},
-    ]
+    )
 
     def input_shape(self, num_fields, dim):
         return (num_fields, dim)
@@ -79,7 +79,9 @@ def test_linear_layers_are_homogeneous_polynomials():
     scaled = keras.ops.convert_to_numpy(cin(2.0 * inputs))
     for k in range(3):
         np.testing.assert_allclose(
-            scaled[:, 2 * k : 2 * k + 2], 2.0 ** (k + 2) * base[:, 2 * k : 2 * k + 2], rtol=1e-4
+            scaled[:, 2 * k : 2 * k + 2],
+            2.0 ** (k + 2) * base[:, 2 * k : 2 * k + 2],
+            rtol=1e-4,
         )
 
 
@@ -114,10 +116,16 @@ def test_regularizer_survives_reload_and_adds_loss():
         ({"layer_sizes": [4, 2.5]}, "non-empty list of positive ints"),
         ({"layer_sizes": "4,4"}, "non-empty list of positive ints"),
         ({"layer_sizes": 4}, "non-empty list of positive ints"),
-        ({"layer_sizes": [3, 2]}, "every entry of `layer_sizes` but the last must be even"),
+        (
+            {"layer_sizes": [3, 2]},
+            "every entry of `layer_sizes` but the last must be even",
+        ),
         ({"layer_sizes": [4], "split_half": "yes"}, "`split_half` must be a bool"),
         ({"layer_sizes": [4], "use_bias": 1}, "`use_bias` must be a bool"),
-        ({"layer_sizes": [4], "activation": "no_such_activation"}, "`activation` must be"),
+        (
+            {"layer_sizes": [4], "activation": "no_such_activation"},
+            "`activation` must be",
+        ),
     ],
 )
 def test_rejects_bad_arguments(kwargs, message):

@@ -9,7 +9,7 @@ from tests.references import ffm_reference
 
 class TestFieldAwareFM(LayerChecklist):
     layer_cls = FieldAwareFM
-    configs = [{}]
+    configs = ({},)
     field_axes = (1, 2)
 
     def input_shape(self, num_fields, dim):

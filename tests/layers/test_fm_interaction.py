@@ -9,7 +9,7 @@ from tests.references import fm_reference
 
 class TestFMInteraction(LayerChecklist):
     layer_cls = FMInteraction
-    configs = [{"reduce_sum": True}, {"reduce_sum": False}]
+    configs = ({"reduce_sum": True}, {"reduce_sum": False})
 
     def input_shape(self, num_fields, dim):
         return (num_fields, dim)
@@ -33,7 +33,9 @@ def test_half_precision_accumulates_in_float32(policy):
     # difference is lost (float16 spacing at 40000 is 32), in float32 it is not.
     layer = FMInteraction(dtype=policy)
     inputs = keras.ops.cast(np.array([[[200.0], [-0.01]]]), layer.compute_dtype)
-    expected = fm_reference(keras.ops.convert_to_numpy(keras.ops.cast(inputs, "float32")))
+    expected = fm_reference(
+        keras.ops.convert_to_numpy(keras.ops.cast(inputs, "float32"))
+    )
     actual = keras.ops.convert_to_numpy(keras.ops.cast(layer(inputs), "float32"))
     np.testing.assert_allclose(actual, expected, rtol=1e-2)
 
@@ -45,7 +47,10 @@ def test_picks_up_embedding_mask():
     model = keras.Model(inputs, FMInteraction()(embedding(inputs)))
     vectors = keras.ops.convert_to_numpy(embedding(ids))
     np.testing.assert_allclose(
-        model.predict(ids, verbose=0), fm_reference(vectors, mask=ids != 0), rtol=1e-5, atol=1e-6
+        model.predict(ids, verbose=0),
+        fm_reference(vectors, mask=ids != 0),
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 

@@ -1,0 +1,75 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from keras_fm import __version__
+from keras_fm.cli import main
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "keras_fm", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_version():
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"keras-fm {__version__}"
+
+
+def test_help_lists_commands():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert "demo" in result.stdout and "--version" in result.stdout
+
+
+def test_console_script_is_installed():
+    assert (Path(sys.executable).parent / "keras-fm").is_file()
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 0
+    assert "usage: keras-fm" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["demo", "--examples", "zero"], "expected a positive integer"),
+        (["demo", "--epochs", "0"], "expected a positive integer"),
+        (["nonsense"], "invalid choice"),
+    ],
+)
+def test_bad_arguments_exit_2_without_traceback(args, message):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_output_dir_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert (
+        main(["demo", "--output-dir", str(blocker / "sub"), "--examples", "100"]) == 1
+    )
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("keras-fm demo: error:") and "\n" not in err
+
+
+@pytest.mark.slow
+def test_demo_prints_metrics_json_last(tmp_path, capsys):
+    code = main(
+        ["demo", "--output-dir", str(tmp_path), "--examples", "5000", "--epochs", "2"]
+    )
+    assert code == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(report["test"]) == {"logloss", "auc"}
+    assert Path(report["saved_model"]).is_dir()

@@ -1,0 +1,45 @@
+import importlib.metadata
+import inspect
+
+import keras
+import pytest
+
+import keras_fm
+from keras_fm import layers
+
+PUBLIC_LAYERS = [getattr(layers, name) for name in layers.__all__]
+
+
+def test_version_matches_distribution():
+    assert importlib.metadata.version("keras-fm") == keras_fm.__version__
+
+
+def test_public_layers():
+    assert sorted(layers.__all__) == ["CIN", "FMInteraction", "FieldAwareFM"]
+
+
+@pytest.mark.parametrize("cls", PUBLIC_LAYERS, ids=lambda c: c.__name__)
+def test_layer_is_registered_under_keras_fm(cls):
+    assert keras.saving.get_registered_object(f"keras_fm>{cls.__name__}") is cls
+
+
+@pytest.mark.parametrize("cls", PUBLIC_LAYERS, ids=lambda c: c.__name__)
+def test_layer_docstring_has_every_section(cls):
+    doc = inspect.getdoc(cls)
+    for section in ("Args:", "Call arguments:", "Returns:", "Example:", "References:"):
+        assert section in doc, f"{cls.__name__} docstring lacks {section}"
+
+
+@pytest.mark.parametrize("cls", PUBLIC_LAYERS, ids=lambda c: c.__name__)
+def test_every_init_argument_is_a_public_attribute_in_the_config(cls):
+    parameters = [
+        p
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.name not in ("self", "kwargs")
+    ]
+    required = {"layer_sizes": [2]}
+    layer = cls(**{p.name: required[p.name] for p in parameters if p.name in required})
+    config = layer.get_config()
+    for parameter in parameters:
+        assert hasattr(layer, parameter.name)
+        assert parameter.name in config
