@@ -1,7 +1,15 @@
-"""Interaction layers of the factorization machine family."""
+"""Interaction and embedding layers of the factorization machine family."""
 
 from keras_fm.layers.cin import CIN
+from keras_fm.layers.field_aware_embedding import FieldAwareEmbedding
 from keras_fm.layers.field_aware_fm import FieldAwareFM
+from keras_fm.layers.field_embedding import FieldEmbedding
 from keras_fm.layers.fm_interaction import FMInteraction
 
-__all__ = ["CIN", "FMInteraction", "FieldAwareFM"]
+__all__ = [
+    "CIN",
+    "FMInteraction",
+    "FieldAwareEmbedding",
+    "FieldAwareFM",
+    "FieldEmbedding",
+]

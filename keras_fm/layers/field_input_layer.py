@@ -1,0 +1,320 @@
+"""Shared input handling of the spec-driven embedding layers."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_fm.features.feature import Feature
+
+
+def deserialize_features(features: Sequence[Any]) -> list[Feature]:
+    """Turns serialized specs back into `Feature` objects and checks them."""
+    if isinstance(features, (str, bytes, dict)) or not isinstance(features, Sequence):
+        raise ValueError(
+            f"`features` must be a non-empty list of feature specs. Received: {features!r}"
+        )
+    result = []
+    for feature in features:
+        if isinstance(feature, dict):
+            feature = keras.saving.deserialize_keras_object(feature)
+        if not isinstance(feature, Feature):
+            raise ValueError(
+                "`features` must hold `keras_fm.features` specs. "
+                f"Received an element {feature!r}"
+            )
+        feature.check_ready()
+        result.append(feature)
+    if not result:
+        raise ValueError("`features` must be a non-empty list of feature specs.")
+    names = [f.name for f in result]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"Feature names must be unique. Repeated: {duplicates}")
+    for feature in result:
+        if feature.weight_feature is not None and feature.weight_feature in names:
+            raise ValueError(
+                f"Feature {feature.name!r}: its weight_feature "
+                f"{feature.weight_feature!r} is also the name of a feature."
+            )
+    return result
+
+
+def row_offsets(features: Sequence[Feature]) -> tuple[list[int], int]:
+    """First row of each feature in one stacked table, and the table's size.
+
+    Features that name the same ``table`` share their block of rows.
+    """
+    shared: dict[str, tuple[int, int]] = {}
+    offsets, total = [], 0
+    for feature in features:
+        if feature.table is not None and feature.table in shared:
+            offset, rows = shared[feature.table]
+            if rows != feature.num_rows:
+                raise ValueError(
+                    f"Features sharing table {feature.table!r} must need the same "
+                    f"number of rows; {feature.name!r} needs {feature.num_rows}, "
+                    f"the table has {rows}."
+                )
+            offsets.append(offset)
+            continue
+        if feature.table is not None:
+            shared[feature.table] = (total, feature.num_rows)
+        offsets.append(total)
+        total += feature.num_rows
+    return offsets, total
+
+
+def _as_list_tensor(value: Any, feature: Feature, what: str) -> Any:
+    """A field's input as a dense `(B, L)` tensor or a `(B, None)` ragged one."""
+    if isinstance(value, tf.SparseTensor):
+        if value.shape.rank != 2:
+            raise ValueError(
+                f"Input {what} of feature {feature.name!r}: a SparseTensor must be "
+                f"of rank 2 (batch, length). Received shape {value.shape}"
+            )
+        return tf.RaggedTensor.from_sparse(value)
+    if isinstance(value, tf.RaggedTensor):
+        if value.shape.rank != 2:
+            raise ValueError(
+                f"Input {what} of feature {feature.name!r}: a RaggedTensor must be "
+                f"of rank 2 (batch, None). Received shape {value.shape}"
+            )
+        return value
+    value = tf.convert_to_tensor(value)
+    if value.shape.rank == 1:
+        value = value[:, None]
+    if value.shape.rank != 2:
+        raise ValueError(
+            f"Input {what} of feature {feature.name!r} must be of shape (batch,) or "
+            f"(batch, length). Received shape {value.shape}"
+        )
+    if not feature.multivalent and value.shape[1] not in (1, None):
+        raise ValueError(
+            f"Feature {feature.name!r} is single-valued: its input must be of shape "
+            f"(batch,) or (batch, 1). Received shape {value.shape}. Declare it "
+            "with multivalent=True for lists of ids."
+        )
+    return value
+
+
+def _flat(tensor: Any) -> Any:
+    values = tensor.flat_values if isinstance(tensor, tf.RaggedTensor) else tensor
+    return tf.cast(values, tf.float32)
+
+
+def _map_values(fn: Any, tensor: Any) -> Any:
+    if isinstance(tensor, tf.RaggedTensor):
+        return tensor.with_flat_values(fn(tensor.flat_values))
+    return fn(tensor)
+
+
+class FieldInputLayer(keras.layers.Layer):
+    """Base of layers that turn spec-described raw inputs into field vectors.
+
+    It owns the specs' preprocessing layers, lays every feature's rows out in
+    one stacked table (``row_offsets``), holds the first-order weights and the
+    global bias, and pools per-row vectors into per-field ones. A subclass
+    creates its latent table in `build` (after calling this `build`) and
+    implements `row_vectors(ids)` (the vectors of row ids of any shape) and
+    `vector_shape` (their trailing shape).
+    """
+
+    vector_shape: tuple[int, ...]
+
+    def __init__(
+        self,
+        features: Sequence[Any],
+        embedding_dim: int,
+        embeddings_initializer: Any = None,
+        embeddings_regularizer: Any = None,
+        weights_regularizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (
+            isinstance(embedding_dim, bool)
+            or not isinstance(embedding_dim, int)
+            or embedding_dim < 1
+        ):
+            raise ValueError(
+                "`embedding_dim` must be a positive int. "
+                f"Received: embedding_dim={embedding_dim!r}"
+            )
+        self.features = deserialize_features(features)
+        self.offsets, self.num_rows = row_offsets(self.features)
+        self.embedding_dim = embedding_dim
+        self.embeddings_initializer = keras.initializers.get(
+            embeddings_initializer or keras.initializers.RandomNormal(stddev=0.01)
+        )
+        self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
+        self.weights_regularizer = keras.regularizers.get(weights_regularizer)
+        self.preprocessors = {}
+        for feature in self.features:
+            preprocessor = feature.make_preprocessor()
+            if preprocessor is not None:
+                self.preprocessors[feature.name] = preprocessor
+
+    def build(self, input_shape: Any) -> None:
+        self.linear_weights = self.add_weight(
+            name="linear_weights",
+            shape=(self.num_rows,),
+            initializer="zeros",
+            regularizer=self.weights_regularizer,
+        )
+        self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
+
+    def row_vectors(self, ids: Any) -> Any:
+        raise NotImplementedError
+
+    def call(self, inputs: Any) -> tuple[Any, Any]:
+        ids, weights, fields = self.encode(inputs)
+        linear = tf.convert_to_tensor(self.linear_weights)
+        num_fields = self.num_fields
+        size = int(np.prod(self.vector_shape))
+        if isinstance(ids, tf.RaggedTensor):
+            batch = ids.nrows(out_type=tf.int32)
+            rows = tf.cast(ids.value_rowids(), tf.int32)
+            w = tf.cast(weights.flat_values, self.compute_dtype)
+            flat = tf.reshape(self.row_vectors(ids.flat_values), (-1, size))  # (N, X)
+            segments = rows * num_fields + fields.flat_values
+            pooled = tf.math.unsorted_segment_sum(
+                flat * w[:, None], segments, batch * num_fields
+            )
+            first = tf.math.unsorted_segment_sum(
+                tf.gather(linear, ids.flat_values) * w, rows, batch
+            )[:, None]
+        else:
+            w = tf.cast(weights, self.compute_dtype)
+            assignment = tf.one_hot(fields, num_fields, dtype=self.compute_dtype)
+            flat = tf.reshape(self.row_vectors(ids), (-1, ids.shape[1], size))
+            pooled = tf.einsum("btx,tf->bfx", flat * w[..., None], assignment)
+            first = tf.reduce_sum(tf.gather(linear, ids) * w, axis=1, keepdims=True)
+        vectors = tf.reshape(pooled, (-1, num_fields, *self.vector_shape))
+        return vectors, first + tf.cast(self.bias, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, Any]:
+        batch = None
+        if isinstance(input_shape, dict) and input_shape:
+            batch = next(iter(input_shape.values()))[0]
+        return (batch, self.num_fields, *self.vector_shape), (batch, 1)
+
+    @property
+    def num_fields(self) -> int:
+        return len(self.features)
+
+    def _check_inputs(self, inputs: Any) -> None:
+        if not isinstance(inputs, dict):
+            raise ValueError(
+                f"`{type(self).__name__}` takes a dict of inputs keyed by feature "
+                f"name. Received: {type(inputs).__name__}"
+            )
+        needed = [f.name for f in self.features] + [
+            f.weight_feature for f in self.features if f.weight_feature is not None
+        ]
+        missing = [name for name in needed if name not in inputs]
+        if missing:
+            raise ValueError(
+                f"`{type(self).__name__}` is missing inputs {missing}. "
+                f"Received inputs: {sorted(inputs)}"
+            )
+
+    def _field_rows(self, inputs: Any, index: int) -> tuple[Any, Any]:
+        feature = self.features[index]
+        values = _as_list_tensor(inputs[feature.name], feature, "values")
+        preprocessor = self.preprocessors.get(feature.name)
+        if isinstance(values, tf.RaggedTensor):
+            flat_ids, flat_weights = feature.encode(values.flat_values, preprocessor)
+            ids = values.with_flat_values(flat_ids)
+            weights = values.with_flat_values(flat_weights)
+        else:
+            ids, weights = feature.encode(values, preprocessor)
+        if feature.weight_feature is not None:
+            extra = _as_list_tensor(inputs[feature.weight_feature], feature, "weights")
+            if isinstance(extra, tf.RaggedTensor) != isinstance(
+                weights, tf.RaggedTensor
+            ):
+                raise ValueError(
+                    f"Feature {feature.name!r} and its weights "
+                    f"{feature.weight_feature!r} must both be dense, or both ragged "
+                    "or sparse."
+                )
+            weights = _map_values(lambda w: w * _flat(extra), weights)
+        if feature.multivalent and feature.combiner != "sum":
+            weights = _combine(weights, feature.combiner)
+        ids = _map_values(lambda i: i + self.offsets[index], ids)
+        return ids, weights
+
+    def encode(self, inputs: Any) -> tuple[Any, Any, Any]:
+        """Returns ``(ids, weights, fields)`` for the whole batch.
+
+        Dense: ids `(B, T)` int32, weights `(B, T)` float32 and fields a NumPy
+        `(T,)` array of field indices. Ragged: three `(B, None)` ragged
+        tensors with the same row splits.
+        """
+        self._check_inputs(inputs)
+        rows = [self._field_rows(inputs, index) for index in range(self.num_fields)]
+        if not any(isinstance(ids, tf.RaggedTensor) for ids, _ in rows):
+            fields = np.concatenate(
+                [
+                    np.full(ids.shape[1], index, "int32")
+                    for index, (ids, _) in enumerate(rows)
+                ]
+            )
+            return (
+                tf.concat([ids for ids, _ in rows], axis=1),
+                tf.concat([weights for _, weights in rows], axis=1),
+                fields,
+            )
+        ragged_ids, ragged_weights, ragged_fields = [], [], []
+        for index, (ids, weights) in enumerate(rows):
+            if not isinstance(ids, tf.RaggedTensor):
+                ids = tf.RaggedTensor.from_tensor(ids)
+                weights = tf.RaggedTensor.from_tensor(weights)
+            ragged_ids.append(ids)
+            ragged_weights.append(weights)
+            ragged_fields.append(
+                ids.with_flat_values(tf.fill(tf.shape(ids.flat_values), index))
+            )
+        return (
+            tf.concat(ragged_ids, axis=1),
+            tf.concat(ragged_weights, axis=1),
+            tf.concat(ragged_fields, axis=1),
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = super().get_config()
+        config.update(
+            {
+                "features": [
+                    keras.saving.serialize_keras_object(f) for f in self.features
+                ],
+                "embedding_dim": self.embedding_dim,
+                "embeddings_initializer": keras.initializers.serialize(
+                    self.embeddings_initializer
+                ),
+                "embeddings_regularizer": keras.regularizers.serialize(
+                    self.embeddings_regularizer
+                ),
+                "weights_regularizer": keras.regularizers.serialize(
+                    self.weights_regularizer
+                ),
+            }
+        )
+        return config
+
+
+def _combine(weights: Any, combiner: str) -> Any:
+    """Scales each row's weights by 1 / sum(w) (mean) or 1 / sqrt(sum(w^2))."""
+    if combiner == "mean":
+        totals = tf.reduce_sum(weights, axis=1)
+    else:
+        totals = tf.sqrt(tf.reduce_sum(tf.square(weights), axis=1))
+    scale = tf.math.divide_no_nan(tf.ones_like(totals), totals)  # empty rows stay 0
+    if isinstance(weights, tf.RaggedTensor):
+        return weights.with_flat_values(
+            weights.flat_values * tf.gather(scale, weights.value_rowids())
+        )
+    return weights * scale[:, None]
