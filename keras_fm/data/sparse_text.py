@@ -1,0 +1,266 @@
+"""Readers of libsvm / libFM (``label index:value ...``) and libffm
+(``label field:index:value ...``) text files."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import tensorflow as tf
+
+from keras_fm.data.errors import INDEX, NON_FINITE, NUMBER, LineErrors, first_bad_token
+from keras_fm.data.files import PathLike, numbered_lines, resolve_paths
+from keras_fm.data.pipeline import (
+    batch_and_parse,
+    check_batch_size,
+    check_task,
+    new_counter,
+    task_labels,
+)
+
+_LABEL_REASONS = {
+    "empty": "empty line",
+    "label_non_finite": "NaN or inf label",
+    "label": "unparseable label",
+}
+
+
+def _token_reasons(with_fields: bool) -> dict[str, str]:
+    layout = "field:index:value" if with_fields else "index:value"
+    reasons = {"colon": f"missing colon (expected {layout})"}
+    if with_fields:
+        reasons.update(
+            {
+                "field_negative": "negative field index",
+                "field": "non-numeric field index",
+                "field_range": "field index out of range (>= num_fields)",
+            }
+        )
+    reasons.update(
+        {
+            "index_negative": "negative feature index",
+            "index": "non-numeric feature index",
+            "index_range": "feature index beyond num_features",
+            "value_non_finite": "NaN or inf value",
+            "value": "non-numeric value",
+        }
+    )
+    return reasons
+
+
+def _matches(strings: Any, pattern: str) -> Any:
+    return tf.strings.regex_full_match(strings, pattern)
+
+
+def _first_true(conditions: Sequence[tuple[Any, int]], shape_like: Any) -> Any:
+    """The code of the first true condition, 0 where none holds."""
+    codes = tf.zeros_like(shape_like, dtype=tf.int32)
+    for condition, code in reversed(conditions):
+        codes = tf.where(condition, code, codes)
+    return codes
+
+
+def _index_checks(
+    text: Any, limit: int | None, errors: LineErrors, prefix: str
+) -> tuple[list[tuple[Any, int]], Any]:
+    """Conditions for one integer column (field or feature index) and its values."""
+    numeric = _matches(text, INDEX)
+    parsed = tf.strings.to_number(tf.where(numeric, text, "0"), tf.int64)
+    conditions = [
+        (_matches(text, r"-\d+"), errors.code(f"{prefix}_negative")),
+        (tf.logical_not(numeric), errors.code(prefix)),
+    ]
+    if limit is not None:
+        conditions.append((parsed >= limit, errors.code(f"{prefix}_range")))
+    return conditions, parsed
+
+
+def _make_parser(
+    with_fields: bool,
+    task: str,
+    num_features: int | None,
+    num_fields: int | None,
+    errors: LineErrors,
+) -> Any:
+    width = 3 if with_fields else 2
+
+    def parse(files: Any, numbers: Any, lines: Any) -> tuple[dict[str, Any], Any]:
+        tokens = tf.strings.split(tf.strings.strip(lines))  # (B, None)
+        label_text = tokens.to_tensor(default_value="", shape=[None, 1])[:, 0]
+        pairs = tokens[:, 1:]  # (B, None)
+        flat = pairs.flat_values
+        parts = tf.strings.split(flat, ":")
+        fixed = parts.to_tensor(default_value="", shape=[None, width])  # (N, width)
+        value_text = fixed[:, -1]
+        index_text = fixed[:, -2]
+        conditions = [(parts.row_lengths() != width, errors.code("colon"))]
+        if with_fields:
+            field_conditions, field_ids = _index_checks(
+                fixed[:, 0], num_fields, errors, "field"
+            )
+            conditions += field_conditions
+        index_conditions, ids = _index_checks(index_text, num_features, errors, "index")
+        conditions += index_conditions
+        value_numeric = _matches(value_text, NUMBER)
+        conditions += [
+            (_matches(value_text, NON_FINITE), errors.code("value_non_finite")),
+            (tf.logical_not(value_numeric), errors.code("value")),
+        ]
+        token_codes = _first_true(conditions, flat)
+        token_code, bad_token = first_bad_token(
+            pairs.with_flat_values(token_codes), pairs
+        )
+        label_numeric = _matches(label_text, NUMBER)
+        line_codes = _first_true(
+            [
+                (tokens.row_lengths() == 0, errors.code("empty")),
+                (_matches(label_text, NON_FINITE), errors.code("label_non_finite")),
+                (tf.logical_not(label_numeric), errors.code("label")),
+            ],
+            label_text,
+        )
+        codes = tf.where(line_codes > 0, line_codes, token_code)
+        offending = tf.where(line_codes > 0, label_text, bad_token)
+        keep, guard = errors.apply(files, numbers, codes, offending)
+        with tf.control_dependencies([guard]):
+            values = tf.strings.to_number(tf.where(value_numeric, value_text, "0"))
+            labels = tf.strings.to_number(tf.where(label_numeric, label_text, "0"))
+            features = {
+                "ids": pairs.with_flat_values(ids),
+                "values": pairs.with_flat_values(values),
+            }
+            if with_fields:
+                features["fields"] = pairs.with_flat_values(tf.cast(field_ids, tf.int32))
+            features = {
+                name: tf.ragged.boolean_mask(tensor, keep) for name, tensor in features.items()
+            }
+            return features, tf.boolean_mask(task_labels(labels, task), keep)
+
+    return parse
+
+
+def _read(
+    paths: PathLike | Sequence[PathLike],
+    with_fields: bool,
+    task: str,
+    batch_size: int,
+    num_features: int | None,
+    num_fields: int | None,
+    shuffle_buffer: int,
+    seed: int | None,
+    drop_remainder: bool,
+    on_error: str,
+    num_parallel_calls: int,
+) -> tf.data.Dataset:
+    check_task(task)
+    check_batch_size(batch_size)
+    for arg, value in (("num_features", num_features), ("num_fields", num_fields)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"`{arg}` must be a positive int or None. Received: {value!r}")
+    files = resolve_paths(paths)
+    counter = new_counter()
+    errors = LineErrors(
+        {**_LABEL_REASONS, **_token_reasons(with_fields)}, on_error, counter
+    )
+    parse = _make_parser(with_fields, task, num_features, num_fields, errors)
+    return batch_and_parse(
+        numbered_lines(files),
+        parse,
+        batch_size,
+        shuffle_buffer,
+        seed,
+        drop_remainder,
+        num_parallel_calls,
+        counter,
+    )
+
+
+def read_libsvm(
+    paths: PathLike | Sequence[PathLike],
+    *,
+    task: str,
+    batch_size: int = 256,
+    num_features: int | None = None,
+    shuffle_buffer: int = 0,
+    seed: int | None = None,
+    drop_remainder: bool = False,
+    on_error: str = "raise",
+    num_parallel_calls: int = tf.data.AUTOTUNE,
+) -> tf.data.Dataset:
+    """Reads libsvm / libFM files (``label index:value ...``) for `model.fit`.
+
+    Each line is a label followed by any number of ``index:value`` pairs,
+    separated by spaces or tabs (Windows line ends are fine). Indices are
+    kept as they are (0- or 1-based), so ``num_features`` must exceed the
+    largest one. Files are read in order; ``.gz`` files are decompressed.
+
+    Args:
+        paths: a path, a glob pattern, or a list of them.
+        task: `"binary"` (labels <= 0 become 0, the others 1; so {-1, 1} and
+            {0, 1} both work) or `"regression"` (labels as they are).
+        batch_size: int. Examples per batch. Defaults to `256`.
+        num_features: Optional int. Size of the feature space; an index at or
+            beyond it is an error. Defaults to `None` (no check).
+        shuffle_buffer: int. Shuffle lines through a buffer of this size
+            (0: keep file order). Defaults to `0`.
+        seed: Optional int. Seed of the shuffle.
+        drop_remainder: bool. Drop the last, smaller batch.
+        on_error: `"raise"` (stop at the first malformed line with an error
+            naming its file, line number and offending token) or `"skip"`
+            (leave malformed lines out, print each to stderr, and count them
+            in the dataset's ``skipped_lines`` variable). Defaults to
+            `"raise"`.
+        num_parallel_calls: parallelism of the batch parser. Defaults to
+            `tf.data.AUTOTUNE`.
+
+    Returns:
+        A `tf.data.Dataset` of ``(features, labels)``: ``features`` is
+        ``{"ids": int64, "values": float32}``, both `tf.RaggedTensor` of shape
+        `(batch, None)` (one entry per pair, in file order), and ``labels`` is
+        float32 `(batch,)`. Feed it to `keras_fm.layers.SparseFM`.
+
+    Raises:
+        FileNotFoundError: if a path or pattern names no file.
+        tf.errors.InvalidArgumentError: while iterating, for a malformed line
+            with `on_error="raise"`; the message reads
+            ``keras_fm: malformed input: FILE:LINE: REASON: "TOKEN"``.
+    """
+    return _read(
+        paths, False, task, batch_size, num_features, None, shuffle_buffer, seed,
+        drop_remainder, on_error, num_parallel_calls,
+    )  # fmt: skip
+
+
+def read_libffm(
+    paths: PathLike | Sequence[PathLike],
+    *,
+    task: str,
+    batch_size: int = 256,
+    num_fields: int | None = None,
+    num_features: int | None = None,
+    shuffle_buffer: int = 0,
+    seed: int | None = None,
+    drop_remainder: bool = False,
+    on_error: str = "raise",
+    num_parallel_calls: int = tf.data.AUTOTUNE,
+) -> tf.data.Dataset:
+    """Reads libffm files (``label field:index:value ...``) for `model.fit`.
+
+    As `read_libsvm`, with a field index before each feature index; a field
+    at or beyond ``num_fields`` is an error. Use `keras_fm.data.split_fields`
+    to turn the rows into one multivalent feature per field for
+    `keras_fm.layers.FieldEmbedding` / `FieldAwareEmbedding`.
+
+    Args:
+        paths, task, batch_size, num_features, shuffle_buffer, seed,
+            drop_remainder, on_error, num_parallel_calls: as `read_libsvm`.
+        num_fields: Optional int. Number of fields. Defaults to `None` (no
+            check).
+
+    Returns:
+        A `tf.data.Dataset` of ``(features, labels)`` with ``features`` =
+        ``{"fields": int32, "ids": int64, "values": float32}``, ragged
+        `(batch, None)`, and float32 ``labels`` `(batch,)`.
+    """
+    return _read(
+        paths, True, task, batch_size, num_features, num_fields, shuffle_buffer, seed,
+        drop_remainder, on_error, num_parallel_calls,
+    )  # fmt: skip

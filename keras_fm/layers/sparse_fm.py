@@ -1,0 +1,155 @@
+"""A complete factorization machine over raw sparse rows (libsvm / libFM)."""
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from keras_fm.registration import register
+
+
+@register
+class SparseFM(keras.layers.Layer):
+    """Rendle's factorization machine over rows of (feature id, value) pairs.
+
+    Each row is any number of non-zeros ``(i, x_i)`` over a feature space of
+    ``num_features`` ids, as in a libsvm or libFM file, with no notion of
+    fields. The layer returns the whole model,
+
+        y = w0 + sum_i w_i x_i + sum_{i<j} <v_i, v_j> x_i x_j,
+
+    over all non-zeros of the row (two non-zeros of one "field" interact like
+    any others), with the pairwise sum computed as
+    ``0.5 * sum_f [(sum_i v_if x_i)^2 - sum_i v_if^2 x_i^2]``: two gathers and
+    two segment sums, ``O(k * nnz)``. Ids outside ``[0, num_features)`` (e.g.
+    at serving time) use one out-of-vocabulary row, ``num_features``.
+
+    Args:
+        num_features: int. Size of the feature space.
+        embedding_dim: int. Size of the latent vectors (``k``).
+        embeddings_initializer: initializer of ``v``. Defaults to
+            `RandomNormal(stddev=0.01)`.
+        embeddings_regularizer: Optional regularizer of ``v``.
+        weights_regularizer: Optional regularizer of ``w``.
+        **kwargs: Base `keras.layers.Layer` arguments.
+
+    Call arguments:
+        inputs: dict with `"ids"` (integer) and `"values"` (float), both
+            `tf.RaggedTensor` `(batch, None)`, both `tf.SparseTensor`
+            `(batch, length)`, or both dense `(batch, length)` (pad with
+            value 0: a zero value contributes nothing). This is what
+            `keras_fm.data.read_libsvm` yields.
+
+    Returns:
+        Tensor of shape `(batch, 1)`: the FM score (a logit for binary tasks).
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> fm = SparseFM(num_features=100, embedding_dim=8)
+    >>> rows = {"ids": tf.ragged.constant([[3, 17, 42], [5]], dtype="int64"),
+    ...         "values": tf.ragged.constant([[1.0, 0.5, 2.0], [1.0]])}
+    >>> tuple(fm(rows).shape)
+    (2, 1)
+
+    References:
+        - [Rendle, 2010. Factorization Machines](
+          https://doi.org/10.1109/ICDM.2010.127), Eq. (1) and Lemma 3.1.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        embedding_dim: int,
+        embeddings_initializer: Any = None,
+        embeddings_regularizer: Any = None,
+        weights_regularizer: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        for arg, value in (("num_features", num_features), ("embedding_dim", embedding_dim)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{arg}` must be a positive int. Received: {arg}={value!r}")
+        self.num_features = num_features
+        self.embedding_dim = embedding_dim
+        self.embeddings_initializer = keras.initializers.get(
+            embeddings_initializer or keras.initializers.RandomNormal(stddev=0.01)
+        )
+        self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
+        self.weights_regularizer = keras.regularizers.get(weights_regularizer)
+
+    def build(self, input_shape: Any) -> None:
+        rows = self.num_features + 1  # the last row is the out-of-vocabulary row
+        self.embeddings = self.add_weight(
+            name="embeddings",
+            shape=(rows, self.embedding_dim),
+            initializer=self.embeddings_initializer,
+            regularizer=self.embeddings_regularizer,
+        )
+        self.linear_weights = self.add_weight(
+            name="linear_weights",
+            shape=(rows,),
+            initializer="zeros",
+            regularizer=self.weights_regularizer,
+        )
+        self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
+        self.built = True
+
+    def _rows(self, inputs: Any) -> tuple[Any, Any, Any, Any]:
+        """Flat ids, flat values, the row of each, and the batch size."""
+        if not isinstance(inputs, dict) or {"ids", "values"} - set(inputs):
+            raise ValueError(
+                "`SparseFM` takes a dict with 'ids' and 'values'. "
+                f"Received: {sorted(inputs) if isinstance(inputs, dict) else type(inputs)}"
+            )
+        ids, values = inputs["ids"], inputs["values"]
+        if isinstance(ids, tf.SparseTensor):
+            ids, values = tf.RaggedTensor.from_sparse(ids), tf.RaggedTensor.from_sparse(values)
+        if isinstance(ids, tf.RaggedTensor):
+            if not isinstance(values, tf.RaggedTensor):
+                raise ValueError("`SparseFM`: 'ids' and 'values' must both be ragged.")
+            batch = ids.nrows(out_type=tf.int32)
+            rows = tf.cast(ids.value_rowids(), tf.int32)
+            return ids.flat_values, values.flat_values, rows, batch
+        ids, values = tf.convert_to_tensor(ids), tf.convert_to_tensor(values)
+        batch = tf.shape(ids)[0]
+        rows = tf.repeat(tf.range(batch), tf.shape(ids)[1])
+        return tf.reshape(ids, [-1]), tf.reshape(values, [-1]), rows, batch
+
+    def call(self, inputs: Any) -> Any:
+        ids, values, rows, batch = self._rows(inputs)
+        ids = tf.cast(ids, tf.int64)
+        in_range = tf.logical_and(ids >= 0, ids < self.num_features)
+        ids = tf.where(in_range, ids, tf.cast(self.num_features, tf.int64))
+        x = tf.cast(values, self.compute_dtype)  # (N,)
+        scaled = tf.gather(tf.convert_to_tensor(self.embeddings), ids) * x[:, None]  # (N, k)
+        sum_ = tf.math.unsorted_segment_sum(scaled, rows, batch)  # (B, k)
+        sum_sq = tf.math.unsorted_segment_sum(tf.square(scaled), rows, batch)  # (B, k)
+        pairwise = 0.5 * tf.reduce_sum(tf.square(sum_) - sum_sq, axis=1)  # (B,)
+        linear = tf.math.unsorted_segment_sum(
+            tf.gather(tf.convert_to_tensor(self.linear_weights), ids) * x, rows, batch
+        )
+        return (tf.cast(self.bias, self.compute_dtype) + linear + pairwise)[:, None]
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        batch = input_shape["ids"][0] if isinstance(input_shape, dict) else None
+        return (batch, 1)
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = super().get_config()
+        config.update(
+            {
+                "num_features": self.num_features,
+                "embedding_dim": self.embedding_dim,
+                "embeddings_initializer": keras.initializers.serialize(
+                    self.embeddings_initializer
+                ),
+                "embeddings_regularizer": keras.regularizers.serialize(
+                    self.embeddings_regularizer
+                ),
+                "weights_regularizer": keras.regularizers.serialize(
+                    self.weights_regularizer
+                ),
+            }
+        )
+        return config
