@@ -1,6 +1,31 @@
 """tf.data readers that feed `model.fit` from libsvm, libffm, CSV and TFRecord files."""
 
+from keras_fm.data.criteo import (
+    CRITEO_CATEGORICAL_COLUMNS,
+    CRITEO_COLUMNS,
+    CRITEO_NUMERIC_COLUMNS,
+    criteo_features,
+    read_criteo,
+)
+from keras_fm.data.csv_reader import read_csv
 from keras_fm.data.files import resolve_paths
+from keras_fm.data.libffm_fields import libffm_features, split_fields
 from keras_fm.data.sparse_text import read_libffm, read_libsvm
+from keras_fm.data.tfrecord import convert_to_tfrecord, read_tfrecord, write_tfrecord
 
-__all__ = ["read_libffm", "read_libsvm", "resolve_paths"]
+__all__ = [
+    "CRITEO_CATEGORICAL_COLUMNS",
+    "CRITEO_COLUMNS",
+    "CRITEO_NUMERIC_COLUMNS",
+    "convert_to_tfrecord",
+    "criteo_features",
+    "libffm_features",
+    "read_criteo",
+    "read_csv",
+    "read_libffm",
+    "read_libsvm",
+    "read_tfrecord",
+    "resolve_paths",
+    "split_fields",
+    "write_tfrecord",
+]

@@ -128,7 +128,7 @@ def _make_parser(
                 "values": pairs.with_flat_values(values),
             }
             if with_fields:
-                features["fields"] = pairs.with_flat_values(tf.cast(field_ids, tf.int32))
+                features["fields"] = pairs.with_flat_values(field_ids)
             features = {
                 name: tf.ragged.boolean_mask(tensor, keep) for name, tensor in features.items()
             }
@@ -257,7 +257,7 @@ def read_libffm(
 
     Returns:
         A `tf.data.Dataset` of ``(features, labels)`` with ``features`` =
-        ``{"fields": int32, "ids": int64, "values": float32}``, ragged
+        ``{"fields": int64, "ids": int64, "values": float32}``, ragged
         `(batch, None)`, and float32 ``labels`` `(batch,)`.
     """
     return _read(

@@ -1,0 +1,156 @@
+"""Reading tf.Example TFRecords, and writing any reader's output to them."""
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from keras_fm.data.files import PathLike, compression_of, resolve_paths
+from keras_fm.data.pipeline import check_batch_size, check_task, task_labels
+
+LABEL_KEY = "label"
+
+
+def _feature(values: np.ndarray) -> tf.train.Feature:
+    values = np.asarray(values).reshape(-1)
+    if values.dtype.kind in "iub":
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=values.tolist()))
+    if values.dtype.kind == "f":
+        return tf.train.Feature(float_list=tf.train.FloatList(value=values.tolist()))
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=values.tolist()))
+
+
+def _schema_of(features: Mapping[str, Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = {}
+    for name, tensor in features.items():
+        dtype = tensor.dtype
+        dtype = tf.int64 if dtype.is_integer else (tf.float32 if dtype.is_floating else tf.string)
+        if isinstance(tensor, tf.RaggedTensor):
+            schema[name] = tf.io.RaggedFeature(dtype, row_splits_dtype=tf.int64)
+        else:
+            schema[name] = tf.io.FixedLenFeature([], dtype)
+    return schema
+
+
+def write_tfrecord(dataset: tf.data.Dataset, path: PathLike) -> dict[str, Any]:
+    """Writes a reader's ``(features, labels)`` batches as tf.Example records.
+
+    One `tf.train.Example` per example, with one feature per input (a list
+    for ragged inputs) and the label under ``"label"``. A path ending in
+    ``.gz`` is written GZIP-compressed. The file appears complete or not at
+    all (written to a temporary name, then renamed).
+
+    Args:
+        dataset: the output of a `keras_fm.data` reader (or any dataset of
+            ``(dict of dense or ragged tensors, labels)`` batches).
+        path: the output file.
+
+    Returns:
+        The parsing schema (`tf.io.FixedLenFeature` / `tf.io.RaggedFeature`
+        per feature) to pass to `read_tfrecord`.
+    """
+    path = os.fspath(path)
+    options = tf.io.TFRecordOptions(compression_type=compression_of(path))
+    schema: dict[str, Any] | None = None
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with tf.io.TFRecordWriter(temporary, options) as writer:
+        for features, labels in dataset:
+            if schema is None:
+                schema = _schema_of(features)
+            columns = {
+                name: tensor.to_list() if isinstance(tensor, tf.RaggedTensor) else tensor.numpy()
+                for name, tensor in features.items()
+            }
+            labels = labels.numpy()
+            for row in range(len(labels)):
+                example = {name: _feature(np.asarray(col[row])) for name, col in columns.items()}
+                example[LABEL_KEY] = _feature(np.asarray([labels[row]], dtype="float32"))
+                writer.write(
+                    tf.train.Example(features=tf.train.Features(feature=example)).SerializeToString()
+                )
+    os.replace(temporary, path)
+    if schema is None:
+        raise ValueError(f"The dataset written to {path!r} was empty.")
+    return schema
+
+
+def convert_to_tfrecord(
+    paths: PathLike | Sequence[PathLike], output: PathLike, format: str, **reader_kwargs: Any
+) -> dict[str, Any]:
+    """Converts libsvm, libffm or CSV files to one TFRecord file of tf.Examples.
+
+    Labels are stored as they are in the text (the conversion reads with
+    ``task="regression"``); pick the task when reading the TFRecord back.
+
+    Args:
+        paths: the text files (paths, globs or a list).
+        output: the TFRecord file (``.gz`` for GZIP).
+        format: `"libsvm"`, `"libffm"` or `"csv"`.
+        **reader_kwargs: arguments of the format's reader (e.g. `label_column`
+            for CSV, `on_error`).
+
+    Returns:
+        The schema for `read_tfrecord`.
+    """
+    from keras_fm.data.csv_reader import read_csv
+    from keras_fm.data.sparse_text import read_libffm, read_libsvm
+
+    readers = {"libsvm": read_libsvm, "libffm": read_libffm, "csv": read_csv}
+    if format not in readers:
+        raise ValueError(f"`format` must be one of {sorted(readers)}. Received: {format!r}")
+    reader_kwargs = {"batch_size": 1024, **reader_kwargs, "task": "regression"}
+    return write_tfrecord(readers[format](paths, **reader_kwargs), output)
+
+
+def read_tfrecord(
+    paths: PathLike | Sequence[PathLike],
+    *,
+    schema: Mapping[str, Any],
+    task: str,
+    label_key: str = LABEL_KEY,
+    batch_size: int = 256,
+    shuffle_buffer: int = 0,
+    seed: int | None = None,
+    drop_remainder: bool = False,
+    num_parallel_calls: int = tf.data.AUTOTUNE,
+) -> tf.data.Dataset:
+    """Reads tf.Example TFRecord files into ``(features, labels)`` batches.
+
+    Args:
+        paths: a path, a glob pattern, or a list of them (``.gz`` files are
+            read as GZIP).
+        schema: dict from feature name to `tf.io.FixedLenFeature`,
+            `tf.io.RaggedFeature` or `tf.io.VarLenFeature` (as returned by
+            `write_tfrecord`). The label needs no entry.
+        task: `"binary"` or `"regression"`.
+        label_key: the label's feature name. Defaults to `"label"`.
+        batch_size, shuffle_buffer, seed, drop_remainder, num_parallel_calls:
+            as `keras_fm.data.read_libsvm`.
+
+    Returns:
+        A `tf.data.Dataset` of ``(features, labels)`` with the schema's
+        features (dense, ragged or sparse as declared) and float32 labels.
+    """
+    check_task(task)
+    check_batch_size(batch_size)
+    files = resolve_paths(paths)
+    spec = dict(schema)
+    spec[label_key] = tf.io.FixedLenFeature([], tf.float32)
+    records = tf.data.Dataset.from_tensor_slices(
+        (files, [compression_of(f) for f in files])
+    ).flat_map(lambda path, compression: tf.data.TFRecordDataset(path, compression))
+    if shuffle_buffer:
+        records = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+
+    def parse(serialized: Any) -> tuple[dict[str, Any], Any]:
+        features = tf.io.parse_example(serialized, spec)
+        labels = features.pop(label_key)
+        return features, task_labels(labels, task)
+
+    return (
+        records.batch(batch_size, drop_remainder=drop_remainder)
+        .map(parse, num_parallel_calls=num_parallel_calls, deterministic=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
