@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_fm.datasets import SyntheticFMData, make_fm_data
+from keras_fm.datasets import SyntheticData, make_fm_data
 from keras_fm.layers import CIN, FieldAwareFM, FMInteraction
 
 EXPORT_TOLERANCE = 1e-5
@@ -99,7 +99,7 @@ def build_demo_model(
     return keras.Model(inputs, prediction, name="demo_fm_ffm_cin")
 
 
-def _dataset(data: SyntheticFMData, batch_size: int, shuffle: bool, seed: int) -> Any:
+def _dataset(data: SyntheticData, batch_size: int, shuffle: bool, seed: int) -> Any:
     features = {k: v.astype("int32") for k, v in data.features().items()}
     dataset = tf.data.Dataset.from_tensor_slices((features, data.labels[:, None]))
     if shuffle:
@@ -107,13 +107,13 @@ def _dataset(data: SyntheticFMData, batch_size: int, shuffle: bool, seed: int) -
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def _oracle_metrics(data: SyntheticFMData) -> dict[str, float]:
+def _oracle_metrics(data: SyntheticData) -> dict[str, float]:
     auc = keras.metrics.AUC(num_thresholds=1000)
     auc.update_state(data.labels, 1.0 / (1.0 + np.exp(-data.logits)))
     return {**data.noise_floor(), "auc": float(auc.result())}
 
 
-def _check_export(model: keras.Model, path: Path, data: SyntheticFMData) -> float:
+def _check_export(model: keras.Model, path: Path, data: SyntheticData) -> float:
     """Reloads the SavedModel and returns its largest deviation from Keras."""
     features = {k: v.astype("int32") for k, v in data.features(slice(0, 2048)).items()}
     expected = model.predict(features, verbose=0)
@@ -210,9 +210,7 @@ def run_demo(
     }
 
 
-def _max_abs_diff(
-    model: keras.Model, other: keras.Model, data: SyntheticFMData
-) -> float:
+def _max_abs_diff(model: keras.Model, other: keras.Model, data: SyntheticData) -> float:
     features = {k: v.astype("int32") for k, v in data.features(slice(0, 2048)).items()}
     return float(
         np.max(

@@ -15,7 +15,14 @@ def test_version_matches_distribution():
 
 
 def test_public_layers():
-    assert sorted(layers.__all__) == ["CIN", "FMInteraction", "FieldAwareFM"]
+    assert sorted(layers.__all__) == [
+        "CIN",
+        "FMInteraction",
+        "FieldAwareEmbedding",
+        "FieldAwareFM",
+        "FieldEmbedding",
+        "SparseFM",
+    ]
 
 
 @pytest.mark.parametrize("cls", PUBLIC_LAYERS, ids=lambda c: c.__name__)
@@ -37,7 +44,14 @@ def test_every_init_argument_is_a_public_attribute_in_the_config(cls):
         for p in inspect.signature(cls.__init__).parameters.values()
         if p.name not in ("self", "kwargs")
     ]
-    required = {"layer_sizes": [2]}
+    from keras_fm.features import IdFeature
+
+    required = {
+        "layer_sizes": [2],
+        "features": [IdFeature("a", 3), IdFeature("b", 4)],
+        "embedding_dim": 2,
+        "num_features": 5,
+    }
     layer = cls(**{p.name: required[p.name] for p in parameters if p.name in required})
     config = layer.get_config()
     for parameter in parameters:

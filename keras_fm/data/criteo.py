@@ -59,6 +59,6 @@ def criteo_features(num_bins: int = 1 << 20) -> list[Feature]:
     a missing count contributes nothing) and C1..C26
     `HashedFeature(num_bins=num_bins)` each.
     """
-    return [NumericFeature(name, transform="log") for name in CRITEO_NUMERIC_COLUMNS] + [
-        HashedFeature(name, num_bins=num_bins) for name in CRITEO_CATEGORICAL_COLUMNS
-    ]
+    return [
+        NumericFeature(name, transform="log") for name in CRITEO_NUMERIC_COLUMNS
+    ] + [HashedFeature(name, num_bins=num_bins) for name in CRITEO_CATEGORICAL_COLUMNS]

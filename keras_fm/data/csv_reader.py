@@ -119,7 +119,9 @@ def read_csv(
     check_task(task)
     check_batch_size(batch_size)
     if len(field_delim) != 1:
-        raise ValueError(f"`field_delim` must be one character. Received: {field_delim!r}")
+        raise ValueError(
+            f"`field_delim` must be one character. Received: {field_delim!r}"
+        )
     files = resolve_paths(paths)
     if header is None:
         header = column_names is None
@@ -159,7 +161,11 @@ def read_csv(
     pattern = _line_pattern(len(column_names), field_delim)
     blank = field_delim * (len(column_names) - 1)
     label_index = column_names.index(label_column)
-    numeric, integer, ignored = set(numeric_columns), set(integer_columns), set(ignore_columns)
+    numeric, integer, ignored = (
+        set(numeric_columns),
+        set(integer_columns),
+        set(ignore_columns),
+    )
 
     def parse(files_: Any, numbers: Any, lines: Any) -> tuple[dict[str, Any], Any]:
         lines = tf.strings.regex_replace(lines, "\r$", "")
@@ -172,12 +178,24 @@ def read_csv(
         )
         conditions = [
             (empty, errors.code("empty"), lines),
-            (tf.logical_not(shaped), errors.code("columns"), tf.strings.substr(lines, 0, 120)),
+            (
+                tf.logical_not(shaped),
+                errors.code("columns"),
+                tf.strings.substr(lines, 0, 120),
+            ),
         ]
         label_text = cells[label_index]
         conditions += [
-            (tf.strings.regex_full_match(label_text, NON_FINITE), errors.code("label_non_finite"), label_text),
-            (tf.logical_not(tf.strings.regex_full_match(label_text, NUMBER)), errors.code("label"), label_text),
+            (
+                tf.strings.regex_full_match(label_text, NON_FINITE),
+                errors.code("label_non_finite"),
+                label_text,
+            ),
+            (
+                tf.logical_not(tf.strings.regex_full_match(label_text, NUMBER)),
+                errors.code("label"),
+                label_text,
+            ),
         ]
         for name, text in zip(column_names, cells, strict=True):
             if name in numeric or name in integer:
@@ -185,8 +203,21 @@ def read_csv(
                 good = _INTEGER if name in integer else NUMBER
                 named = tf.strings.join([name, "=", text])
                 conditions += [
-                    (tf.logical_and(filled, tf.strings.regex_full_match(text, NON_FINITE)), errors.code("value_non_finite"), named),
-                    (tf.logical_and(filled, tf.logical_not(tf.strings.regex_full_match(text, good))), errors.code("integer" if name in integer else "value"), named),
+                    (
+                        tf.logical_and(
+                            filled, tf.strings.regex_full_match(text, NON_FINITE)
+                        ),
+                        errors.code("value_non_finite"),
+                        named,
+                    ),
+                    (
+                        tf.logical_and(
+                            filled,
+                            tf.logical_not(tf.strings.regex_full_match(text, good)),
+                        ),
+                        errors.code("integer" if name in integer else "value"),
+                        named,
+                    ),
                 ]
         codes = tf.zeros_like(numbers, dtype=tf.int32)
         tokens = tf.fill(tf.shape(lines), "")
@@ -201,19 +232,27 @@ def read_csv(
                     continue
                 text = tf.boolean_mask(text, keep)
                 if name in numeric or name in integer:
-                    valid = tf.strings.regex_full_match(text, _INTEGER if name in integer else NUMBER)
+                    valid = tf.strings.regex_full_match(
+                        text, _INTEGER if name in integer else NUMBER
+                    )
                     dtype = tf.int64 if name in integer else tf.float32
                     value = tf.strings.to_number(tf.where(valid, text, "0"), dtype)
                     default = integer_default if name in integer else numeric_default
                     features[name] = tf.where(valid, value, tf.cast(default, dtype))
                 elif name in multivalent:
                     parts = tf.strings.split(text, multivalent[name])
-                    features[name] = tf.ragged.boolean_mask(parts, tf.not_equal(parts, ""))
+                    features[name] = tf.ragged.boolean_mask(
+                        parts, tf.not_equal(parts, "")
+                    )
                 else:
                     features[name] = text
             label_text_kept = tf.boolean_mask(label_text, keep)
             labels = tf.strings.to_number(
-                tf.where(tf.strings.regex_full_match(label_text_kept, NUMBER), label_text_kept, "0")
+                tf.where(
+                    tf.strings.regex_full_match(label_text_kept, NUMBER),
+                    label_text_kept,
+                    "0",
+                )
             )
             return features, task_labels(labels, task)
 

@@ -16,7 +16,9 @@ INDEX = r"\d{1,18}"
 
 def check_on_error(on_error: str) -> None:
     if on_error not in ON_ERROR:
-        raise ValueError(f"`on_error` must be one of {ON_ERROR}. Received: on_error={on_error!r}")
+        raise ValueError(
+            f"`on_error` must be one of {ON_ERROR}. Received: on_error={on_error!r}"
+        )
 
 
 class LineErrors:
@@ -53,7 +55,9 @@ class LineErrors:
             ]
         )
 
-    def apply(self, files: Any, numbers: Any, codes: Any, tokens: Any) -> tuple[Any, Any]:
+    def apply(
+        self, files: Any, numbers: Any, codes: Any, tokens: Any
+    ) -> tuple[Any, Any]:
         """Returns ``(keep, guard)``: the lines to keep and an op to depend on.
 
         With ``on_error="raise"``, ``guard`` fails with the first bad line's
@@ -80,7 +84,9 @@ class LineErrors:
                 ["keras_fm: lines skipped so far: ", tf.strings.as_string(total)]
             )
             return tf.print(
-                tf.strings.reduce_join(tf.concat([lines, [summary]], 0), separator="\n"),
+                tf.strings.reduce_join(
+                    tf.concat([lines, [summary]], 0), separator="\n"
+                ),
                 output_stream=sys.stderr,
             )
 
@@ -103,7 +109,11 @@ def first_bad_token(codes: Any, tokens: Any) -> tuple[Any, Any]:
     first = tf.math.unsorted_segment_min(key, rows, codes.nrows())
     has_bad = first < never
     # Index into the flat values, or one past the end (a padding entry).
-    index = tf.where(has_bad, codes.row_starts() + tf.where(has_bad, first, 0), tf.size(flat_codes, out_type=tf.int64))
+    index = tf.where(
+        has_bad,
+        codes.row_starts() + tf.where(has_bad, first, 0),
+        tf.size(flat_codes, out_type=tf.int64),
+    )
     code = tf.gather(tf.concat([flat_codes, [0]], 0), index)
     token = tf.gather(tf.concat([tokens.flat_values, [""]], 0), index)
     return code, token

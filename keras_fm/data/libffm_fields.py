@@ -12,7 +12,9 @@ def field_name(field: int) -> str:
     return f"field_{field}"
 
 
-def split_fields(num_fields: int) -> Callable[[dict[str, Any], Any], tuple[dict[str, Any], Any]]:
+def split_fields(
+    num_fields: int,
+) -> Callable[[dict[str, Any], Any], tuple[dict[str, Any], Any]]:
     """A `dataset.map` function from libffm triples to per-field features.
 
     Turns ``{"fields", "ids", "values"}`` (the output of `read_libffm`) into
@@ -31,7 +33,9 @@ def split_fields(num_fields: int) -> Callable[[dict[str, Any], Any], tuple[dict[
         result = {}
         for field in range(num_fields):
             in_field = tf.equal(features["fields"], field)
-            result[field_name(field)] = tf.ragged.boolean_mask(features["ids"], in_field)
+            result[field_name(field)] = tf.ragged.boolean_mask(
+                features["ids"], in_field
+            )
             result[f"{field_name(field)}_value"] = tf.ragged.boolean_mask(
                 features["values"], in_field
             )

@@ -130,7 +130,8 @@ def _make_parser(
             if with_fields:
                 features["fields"] = pairs.with_flat_values(field_ids)
             features = {
-                name: tf.ragged.boolean_mask(tensor, keep) for name, tensor in features.items()
+                name: tf.ragged.boolean_mask(tensor, keep)
+                for name, tensor in features.items()
             }
             return features, tf.boolean_mask(task_labels(labels, task), keep)
 
@@ -154,7 +155,9 @@ def _read(
     check_batch_size(batch_size)
     for arg, value in (("num_features", num_features), ("num_fields", num_fields)):
         if value is not None and (not isinstance(value, int) or value < 1):
-            raise ValueError(f"`{arg}` must be a positive int or None. Received: {value!r}")
+            raise ValueError(
+                f"`{arg}` must be a positive int or None. Received: {value!r}"
+            )
     files = resolve_paths(paths)
     counter = new_counter()
     errors = LineErrors(

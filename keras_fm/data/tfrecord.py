@@ -26,7 +26,11 @@ def _schema_of(features: Mapping[str, Any]) -> dict[str, Any]:
     schema: dict[str, Any] = {}
     for name, tensor in features.items():
         dtype = tensor.dtype
-        dtype = tf.int64 if dtype.is_integer else (tf.float32 if dtype.is_floating else tf.string)
+        dtype = (
+            tf.int64
+            if dtype.is_integer
+            else (tf.float32 if dtype.is_floating else tf.string)
+        )
         if isinstance(tensor, tf.RaggedTensor):
             schema[name] = tf.io.RaggedFeature(dtype, row_splits_dtype=tf.int64)
         else:
@@ -60,15 +64,24 @@ def write_tfrecord(dataset: tf.data.Dataset, path: PathLike) -> dict[str, Any]:
             if schema is None:
                 schema = _schema_of(features)
             columns = {
-                name: tensor.to_list() if isinstance(tensor, tf.RaggedTensor) else tensor.numpy()
+                name: tensor.to_list()
+                if isinstance(tensor, tf.RaggedTensor)
+                else tensor.numpy()
                 for name, tensor in features.items()
             }
             labels = labels.numpy()
             for row in range(len(labels)):
-                example = {name: _feature(np.asarray(col[row])) for name, col in columns.items()}
-                example[LABEL_KEY] = _feature(np.asarray([labels[row]], dtype="float32"))
+                example = {
+                    name: _feature(np.asarray(col[row]))
+                    for name, col in columns.items()
+                }
+                example[LABEL_KEY] = _feature(
+                    np.asarray([labels[row]], dtype="float32")
+                )
                 writer.write(
-                    tf.train.Example(features=tf.train.Features(feature=example)).SerializeToString()
+                    tf.train.Example(
+                        features=tf.train.Features(feature=example)
+                    ).SerializeToString()
                 )
     os.replace(temporary, path)
     if schema is None:
@@ -77,7 +90,10 @@ def write_tfrecord(dataset: tf.data.Dataset, path: PathLike) -> dict[str, Any]:
 
 
 def convert_to_tfrecord(
-    paths: PathLike | Sequence[PathLike], output: PathLike, format: str, **reader_kwargs: Any
+    paths: PathLike | Sequence[PathLike],
+    output: PathLike,
+    format: str,
+    **reader_kwargs: Any,
 ) -> dict[str, Any]:
     """Converts libsvm, libffm or CSV files to one TFRecord file of tf.Examples.
 
@@ -97,9 +113,15 @@ def convert_to_tfrecord(
     from keras_fm.data.csv_reader import read_csv
     from keras_fm.data.sparse_text import read_libffm, read_libsvm
 
-    readers = {"libsvm": read_libsvm, "libffm": read_libffm, "csv": read_csv}
+    readers: dict[str, Any] = {
+        "libsvm": read_libsvm,
+        "libffm": read_libffm,
+        "csv": read_csv,
+    }
     if format not in readers:
-        raise ValueError(f"`format` must be one of {sorted(readers)}. Received: {format!r}")
+        raise ValueError(
+            f"`format` must be one of {sorted(readers)}. Received: {format!r}"
+        )
     reader_kwargs = {"batch_size": 1024, **reader_kwargs, "task": "regression"}
     return write_tfrecord(readers[format](paths, **reader_kwargs), output)
 
@@ -142,7 +164,9 @@ def read_tfrecord(
         (files, [compression_of(f) for f in files])
     ).flat_map(lambda path, compression: tf.data.TFRecordDataset(path, compression))
     if shuffle_buffer:
-        records = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        records = records.shuffle(
+            shuffle_buffer, seed=seed, reshuffle_each_iteration=True
+        )
 
     def parse(serialized: Any) -> tuple[dict[str, Any], Any]:
         features = tf.io.parse_example(serialized, spec)

@@ -1,5 +1,6 @@
 """A real value cut into buckets, each bucket a categorical id."""
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,9 +55,7 @@ class BucketizedFeature(Feature):
             )
         if boundaries is not None:
             boundaries = [float(b) for b in boundaries]
-            if not boundaries or any(
-                b >= c for b, c in zip(boundaries, boundaries[1:])
-            ):
+            if not boundaries or any(b >= c for b, c in itertools.pairwise(boundaries)):
                 raise ValueError(
                     f"`boundaries` of feature {name!r} must be non-empty and strictly "
                     f"increasing. Received: boundaries={boundaries!r}"
@@ -67,7 +66,8 @@ class BucketizedFeature(Feature):
             )
         if transform not in TRANSFORMS:
             raise ValueError(
-                f"`transform` must be one of {TRANSFORMS}. Received: transform={transform!r}"
+                f"`transform` must be one of {TRANSFORMS}. "
+                f"Received: transform={transform!r}"
             )
         self.boundaries = boundaries
         self.num_bins = num_bins

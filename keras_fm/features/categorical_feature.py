@@ -56,7 +56,8 @@ class CategoricalFeature(Feature):
             )
         if combiner not in COMBINERS:
             raise ValueError(
-                f"`combiner` must be one of {COMBINERS}. Received: combiner={combiner!r}"
+                f"`combiner` must be one of {COMBINERS}. "
+                f"Received: combiner={combiner!r}"
             )
         if weight_feature is not None and not isinstance(weight_feature, str):
             raise ValueError(

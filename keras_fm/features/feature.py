@@ -89,7 +89,10 @@ class Feature:
         return cls(**config)
 
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()  # type: ignore[attr-defined]
+        if type(self) is not type(other):
+            return False
+        assert isinstance(other, Feature)
+        return self.get_config() == other.get_config()
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.name))

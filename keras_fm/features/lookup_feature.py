@@ -151,9 +151,7 @@ class LookupFeature(CategoricalFeature):
                 f"Feature {self.name!r}: no value occurs at least min_count="
                 f"{self.min_count} times in the data; the vocabulary would be empty."
             )
-        return LookupFeature.from_config(
-            {**self.get_config(), "vocabulary": vocabulary}
-        )
+        return LookupFeature(**{**self.get_config(), "vocabulary": vocabulary})
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

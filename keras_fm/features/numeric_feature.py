@@ -63,7 +63,8 @@ class NumericFeature(Feature):
         super().__init__(name)
         if transform not in TRANSFORMS:
             raise ValueError(
-                f"`transform` must be one of {TRANSFORMS}. Received: transform={transform!r}"
+                f"`transform` must be one of {TRANSFORMS}. "
+                f"Received: transform={transform!r}"
             )
         if not isinstance(normalize, bool):
             raise ValueError(
@@ -100,7 +101,8 @@ class NumericFeature(Feature):
         present = present_weights(values)
         values = apply_transform(tf.where(present > 0, values, 0.0), self.transform)
         if self.normalize:
-            scale = 1.0 / math.sqrt(max(self.variance, 1e-12))  # type: ignore[arg-type]
+            assert self.mean is not None and self.variance is not None
+            scale = 1.0 / math.sqrt(max(self.variance, 1e-12))
             values = (values - self.mean) * scale
         return tf.zeros(tf.shape(values), tf.int32), values * present
 

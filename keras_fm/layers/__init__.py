@@ -5,6 +5,7 @@ from keras_fm.layers.field_aware_embedding import FieldAwareEmbedding
 from keras_fm.layers.field_aware_fm import FieldAwareFM
 from keras_fm.layers.field_embedding import FieldEmbedding
 from keras_fm.layers.fm_interaction import FMInteraction
+from keras_fm.layers.sparse_fm import SparseFM
 
 __all__ = [
     "CIN",
@@ -12,4 +13,5 @@ __all__ = [
     "FieldAwareEmbedding",
     "FieldAwareFM",
     "FieldEmbedding",
+    "SparseFM",
 ]

@@ -14,7 +14,8 @@ def deserialize_features(features: Sequence[Any]) -> list[Feature]:
     """Turns serialized specs back into `Feature` objects and checks them."""
     if isinstance(features, (str, bytes, dict)) or not isinstance(features, Sequence):
         raise ValueError(
-            f"`features` must be a non-empty list of feature specs. Received: {features!r}"
+            "`features` must be a non-empty list of feature specs. "
+            f"Received: {features!r}"
         )
     result = []
     for feature in features:
@@ -189,7 +190,7 @@ class FieldInputLayer(keras.layers.Layer):
         else:
             w = tf.cast(weights, self.compute_dtype)
             assignment = tf.one_hot(fields, num_fields, dtype=self.compute_dtype)
-            flat = tf.reshape(self.row_vectors(ids), (-1, ids.shape[1], size))
+            flat = tf.reshape(self.row_vectors(ids), (tf.shape(ids)[0], tf.shape(ids)[1], size))
             pooled = tf.einsum("btx,tf->bfx", flat * w[..., None], assignment)
             first = tf.reduce_sum(tf.gather(linear, ids) * w, axis=1, keepdims=True)
         vectors = tf.reshape(pooled, (-1, num_fields, *self.vector_shape))
@@ -250,18 +251,16 @@ class FieldInputLayer(keras.layers.Layer):
     def encode(self, inputs: Any) -> tuple[Any, Any, Any]:
         """Returns ``(ids, weights, fields)`` for the whole batch.
 
-        Dense: ids `(B, T)` int32, weights `(B, T)` float32 and fields a NumPy
-        `(T,)` array of field indices. Ragged: three `(B, None)` ragged
+        Dense: ids `(B, T)` int32, weights `(B, T)` float32 and fields a
+        `(T,)` int32 tensor of field indices. Ragged: three `(B, None)` ragged
         tensors with the same row splits.
         """
         self._check_inputs(inputs)
         rows = [self._field_rows(inputs, index) for index in range(self.num_fields)]
         if not any(isinstance(ids, tf.RaggedTensor) for ids, _ in rows):
-            fields = np.concatenate(
-                [
-                    np.full(ids.shape[1], index, "int32")
-                    for index, (ids, _) in enumerate(rows)
-                ]
+            fields = tf.concat(
+                [tf.fill(tf.shape(ids)[1:2], index) for index, (ids, _) in enumerate(rows)],
+                axis=0,
             )
             return (
                 tf.concat([ids for ids, _ in rows], axis=1),

@@ -67,9 +67,14 @@ class SparseFM(keras.layers.Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        for arg, value in (("num_features", num_features), ("embedding_dim", embedding_dim)):
+        for arg, value in (
+            ("num_features", num_features),
+            ("embedding_dim", embedding_dim),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{arg}` must be a positive int. Received: {arg}={value!r}")
+                raise ValueError(
+                    f"`{arg}` must be a positive int. Received: {arg}={value!r}"
+                )
         self.num_features = num_features
         self.embedding_dim = embedding_dim
         self.embeddings_initializer = keras.initializers.get(
@@ -98,13 +103,16 @@ class SparseFM(keras.layers.Layer):
     def _rows(self, inputs: Any) -> tuple[Any, Any, Any, Any]:
         """Flat ids, flat values, the row of each, and the batch size."""
         if not isinstance(inputs, dict) or {"ids", "values"} - set(inputs):
+            received = sorted(inputs) if isinstance(inputs, dict) else type(inputs)
             raise ValueError(
-                "`SparseFM` takes a dict with 'ids' and 'values'. "
-                f"Received: {sorted(inputs) if isinstance(inputs, dict) else type(inputs)}"
+                f"`SparseFM` takes a dict with 'ids' and 'values'. Received: {received}"
             )
         ids, values = inputs["ids"], inputs["values"]
         if isinstance(ids, tf.SparseTensor):
-            ids, values = tf.RaggedTensor.from_sparse(ids), tf.RaggedTensor.from_sparse(values)
+            ids, values = (
+                tf.RaggedTensor.from_sparse(ids),
+                tf.RaggedTensor.from_sparse(values),
+            )
         if isinstance(ids, tf.RaggedTensor):
             if not isinstance(values, tf.RaggedTensor):
                 raise ValueError("`SparseFM`: 'ids' and 'values' must both be ragged.")
@@ -122,7 +130,9 @@ class SparseFM(keras.layers.Layer):
         in_range = tf.logical_and(ids >= 0, ids < self.num_features)
         ids = tf.where(in_range, ids, tf.cast(self.num_features, tf.int64))
         x = tf.cast(values, self.compute_dtype)  # (N,)
-        scaled = tf.gather(tf.convert_to_tensor(self.embeddings), ids) * x[:, None]  # (N, k)
+        scaled = (
+            tf.gather(tf.convert_to_tensor(self.embeddings), ids) * x[:, None]
+        )  # (N, k)
         sum_ = tf.math.unsorted_segment_sum(scaled, rows, batch)  # (B, k)
         sum_sq = tf.math.unsorted_segment_sum(tf.square(scaled), rows, batch)  # (B, k)
         pairwise = 0.5 * tf.reduce_sum(tf.square(sum_) - sum_sq, axis=1)  # (B,)
