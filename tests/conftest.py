@@ -16,3 +16,11 @@ def _isolate_keras_state():
     keras.utils.set_random_seed(1234)
     yield
     keras.config.set_dtype_policy("float32")
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """The project's shared data folder (tests skip where it is absent)."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -41,7 +41,8 @@ class LineErrors:
         return self.codes[name]
 
     def describe(self, files: Any, numbers: Any, codes: Any, tokens: Any) -> Any:
-        """``file:line: reason: "token"`` for each line."""
+        """``file:line: reason: `token``` for each line (backquotes survive
+        TensorFlow's escaping of error messages)."""
         return tf.strings.join(
             [
                 files,
@@ -49,9 +50,9 @@ class LineErrors:
                 tf.strings.as_string(numbers),
                 ": ",
                 tf.gather(self.messages, codes),
-                ': "',
+                ": `",
                 tokens,
-                '"',
+                "`",
             ]
         )
 

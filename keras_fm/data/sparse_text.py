@@ -224,7 +224,7 @@ def read_libsvm(
         FileNotFoundError: if a path or pattern names no file.
         tf.errors.InvalidArgumentError: while iterating, for a malformed line
             with `on_error="raise"`; the message reads
-            ``keras_fm: malformed input: FILE:LINE: REASON: "TOKEN"``.
+            ``keras_fm: malformed input: FILE:LINE: REASON: `TOKEN```.
     """
     return _read(
         paths, False, task, batch_size, num_features, None, shuffle_buffer, seed,

@@ -16,8 +16,12 @@ from keras_fm.features import (
 )
 
 SPECS = [
-    IdFeature("user", 10, multivalent=True, combiner="mean", weight_feature="w", pad_value=-2),
-    LookupFeature("city", vocabulary=["a", "b"], num_oov_indices=2, min_count=3, table="t"),
+    IdFeature(
+        "user", 10, multivalent=True, combiner="mean", weight_feature="w", pad_value=-2
+    ),
+    LookupFeature(
+        "city", vocabulary=["a", "b"], num_oov_indices=2, min_count=3, table="t"
+    ),
     LookupFeature("zip", vocabulary=[7, 9], dtype="int64", max_tokens=5),
     HashedFeature("ip", num_bins=17, salt=3, multivalent=True, combiner="sqrtn"),
     NumericFeature("price", transform="log", normalize=True, mean=1.0, variance=4.0),
@@ -49,7 +53,9 @@ def test_id_feature_sends_out_of_range_ids_to_the_oov_row():
 def test_multivalent_padding_has_zero_weight():
     ids, weights = encode(IdFeature("g", 5, multivalent=True), [[1, 2, -1]])
     np.testing.assert_array_equal(weights, [[1.0, 1.0, 0.0]])
-    _, weights = encode(LookupFeature("t", vocabulary=["x"], multivalent=True), [["x", ""]])
+    _, weights = encode(
+        LookupFeature("t", vocabulary=["x"], multivalent=True), [["x", ""]]
+    )
     np.testing.assert_array_equal(weights, [[1.0, 0.0]])
 
 
@@ -58,7 +64,9 @@ def test_lookup_puts_unknown_values_in_oov_rows():
     ids, _ = encode(feature, ["rome", "paris", "oslo", ""])
     np.testing.assert_array_equal(ids, [2, 1, 0, 0])
     assert feature.num_rows == 3
-    ids, _ = encode(LookupFeature("zip", vocabulary=[75, 10], dtype="int64"), [10, 11, -5])
+    ids, _ = encode(
+        LookupFeature("zip", vocabulary=[75, 10], dtype="int64"), [10, 11, -5]
+    )
     np.testing.assert_array_equal(ids, [2, 0, 0])
 
 
@@ -67,14 +75,20 @@ def test_hashing_stays_in_range_and_is_deterministic():
     values = [f"10.0.0.{i}" for i in range(50)]
     ids, _ = encode(feature, values)
     assert ids.min() >= 0 and ids.max() < 7 and len(set(ids)) > 3
-    np.testing.assert_array_equal(ids, encode(HashedFeature("ip", num_bins=7), values)[0])
+    np.testing.assert_array_equal(
+        ids, encode(HashedFeature("ip", num_bins=7), values)[0]
+    )
 
 
 def test_numeric_log_normalize_and_missing():
-    feature = NumericFeature("x", transform="log", normalize=True, mean=1.0, variance=4.0)
+    feature = NumericFeature(
+        "x", transform="log", normalize=True, mean=1.0, variance=4.0
+    )
     ids, weights = encode(feature, [0.0, math.e - 1, -(math.e - 1), np.nan])
     np.testing.assert_array_equal(ids, 0)
-    np.testing.assert_allclose(weights, [(0 - 1) / 2, (1 - 1) / 2, (-1 - 1) / 2, 0.0], atol=1e-6)
+    np.testing.assert_allclose(
+        weights, [(0 - 1) / 2, (1 - 1) / 2, (-1 - 1) / 2, 0.0], atol=1e-6
+    )
 
 
 def test_bucketized_buckets_and_missing():
@@ -99,16 +113,24 @@ def test_adapt_numeric_and_bucketized_ignore_missing():
     values = np.array([1.0, 2.0, 3.0, np.nan, 4.0], dtype="float32")
     data = tf.data.Dataset.from_tensor_slices({"v": values}).batch(2)
     numeric, buckets, fixed = adapt(
-        [NumericFeature("v", normalize=True), BucketizedFeature("v", num_bins=2), IdFeature("u", 3)],
+        [
+            NumericFeature("v", normalize=True),
+            BucketizedFeature("v", num_bins=2),
+            IdFeature("u", 3),
+        ],
         data,
     )
-    assert numeric.mean == pytest.approx(2.5) and numeric.variance == pytest.approx(1.25)
+    assert numeric.mean == pytest.approx(2.5) and numeric.variance == pytest.approx(
+        1.25
+    )
     assert buckets.boundaries == [2.5]
     assert fixed == IdFeature("u", 3)
 
 
 def test_adapt_skips_padding_of_multivalent_lists():
-    data = tf.data.Dataset.from_tensor_slices({"g": tf.ragged.constant([["a", "b"], ["a"]])})
+    data = tf.data.Dataset.from_tensor_slices(
+        {"g": tf.ragged.constant([["a", "b"], ["a"]])}
+    )
     (feature,) = adapt([LookupFeature("g", multivalent=True)], data.batch(2))
     assert feature.vocabulary == ["a", "b"]
     dense = tf.data.Dataset.from_tensor_slices({"g": [["a", ""], ["b", ""]]}).batch(2)

@@ -15,7 +15,9 @@ HASH_MODULUS = 2**31 - 1
 def make_features(combiner="sum"):
     return [
         IdFeature("user", 7),
-        IdFeature("genre", 5, multivalent=True, combiner=combiner, weight_feature="genre_w"),
+        IdFeature(
+            "genre", 5, multivalent=True, combiner=combiner, weight_feature="genre_w"
+        ),
         NumericFeature("age", transform="log"),
         LookupFeature("city", vocabulary=CITIES),
         IdFeature("history", 6, multivalent=True, table="items"),

@@ -108,7 +108,9 @@ def functional_model(layer):
 
 def model_inputs(kind="dense"):
     data = inputs(kind)  # as tensors: Keras takes no NumPy string arrays
-    return {k: tf.constant(v[:, None] if np.ndim(v) == 1 else v) for k, v in data.items()}
+    return {
+        k: tf.constant(v[:, None] if np.ndim(v) == 1 else v) for k, v in data.items()
+    }
 
 
 def test_keras_file_round_trip(tmp_path):
@@ -116,7 +118,9 @@ def test_keras_file_round_trip(tmp_path):
     expected = model.predict(model_inputs(), verbose=0)
     model.save(tmp_path / "m.keras")
     revived = keras.saving.load_model(tmp_path / "m.keras")
-    np.testing.assert_allclose(revived.predict(model_inputs(), verbose=0), expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        revived.predict(model_inputs(), verbose=0), expected, rtol=1e-6
+    )
 
 
 @pytest.mark.slow
@@ -125,7 +129,11 @@ def test_saved_model_in_fresh_process_with_raw_inputs(tmp_path):
     data = model_inputs()
     expected = model.predict(data, verbose=0)
     model.export(str(tmp_path / "sm"), verbose=False)
-    np.save(tmp_path / "data.npy", {k: v.numpy() for k, v in data.items()}, allow_pickle=True)
+    np.save(
+        tmp_path / "data.npy",
+        {k: v.numpy() for k, v in data.items()},
+        allow_pickle=True,
+    )
     run_fresh_python(
         """
         import numpy as np, tensorflow as tf
@@ -135,7 +143,9 @@ def test_saved_model_in_fresh_process_with_raw_inputs(tmp_path):
         """,
         cwd=tmp_path,
     )
-    np.testing.assert_allclose(np.load(tmp_path / "served.npy"), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.load(tmp_path / "served.npy"), expected, rtol=1e-5, atol=1e-6
+    )
 
 
 @pytest.mark.slow
@@ -182,12 +192,18 @@ def test_tflite_builtin_ops_with_dense_ids(tmp_path):
     [
         ({"features": [], "embedding_dim": 2}, "non-empty list"),
         ({"features": "user", "embedding_dim": 2}, "non-empty list"),
-        ({"features": [IdFeature("a", 2), IdFeature("a", 3)], "embedding_dim": 2}, "unique"),
+        (
+            {"features": [IdFeature("a", 2), IdFeature("a", 3)], "embedding_dim": 2},
+            "unique",
+        ),
         ({"features": [IdFeature("a", 2)], "embedding_dim": 0}, "`embedding_dim`"),
         ({"features": [object()], "embedding_dim": 2}, "keras_fm.features"),
         (
             {
-                "features": [IdFeature("a", 2, table="t"), IdFeature("b", 3, table="t")],
+                "features": [
+                    IdFeature("a", 2, table="t"),
+                    IdFeature("b", 3, table="t"),
+                ],
                 "embedding_dim": 2,
             },
             "same number of rows",

@@ -1,0 +1,118 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_fm.layers import SparseFM
+from tests.layer_checklist import randomize_weights
+
+# Rows of (feature id, value): any number of non-zeros, a repeated id, an
+# out-of-range id (12), a negative one, and an empty row.
+ROWS = [
+    [(3, 1.0), (7, 0.5), (3, 2.0), (0, -1.5)],
+    [(9, 2.5)],
+    [],
+    [(1, 0.3), (12, 1.0), (-4, 2.0), (5, 1.0), (6, -0.7), (2, 4.0)],
+]
+
+
+def rendle_reference(layer, rows):
+    """Rendle's Eq. (1) over all non-zeros of each row, pair by pair."""
+    v = layer.embeddings.numpy().astype("float64")
+    w = layer.linear_weights.numpy().astype("float64")
+    out = []
+    for row in rows:
+        row = [
+            (i if 0 <= i < layer.num_features else layer.num_features, x)
+            for i, x in row
+        ]
+        total = float(layer.bias.numpy()) + sum(w[i] * x for i, x in row)
+        for a in range(len(row)):
+            for b in range(a + 1, len(row)):
+                (i, xi), (j, xj) = row[a], row[b]
+                total += v[i] @ v[j] * xi * xj
+        out.append([total])
+    return np.array(out)
+
+
+def as_inputs(kind, rows=ROWS):
+    ids = tf.ragged.constant(
+        [[i for i, _ in r] for r in rows], dtype=tf.int64, ragged_rank=1
+    )
+    values = tf.ragged.constant(
+        [[x for _, x in r] for r in rows], dtype=tf.float32, ragged_rank=1
+    )
+    if kind == "sparse":
+        return {"ids": ids.to_sparse(), "values": values.to_sparse()}
+    if kind == "dense":
+        return {"ids": ids.to_tensor(0), "values": values.to_tensor(0.0)}
+    return {"ids": ids, "values": values}
+
+
+def built(dim=4):
+    layer = SparseFM(num_features=10, embedding_dim=dim)
+    layer(as_inputs("ragged"))
+    randomize_weights(layer, seed=2)
+    return layer
+
+
+@pytest.mark.parametrize("kind", ["ragged", "sparse", "dense"])
+def test_matches_rendle_equation_over_all_non_zeros(kind):
+    layer = built()
+    np.testing.assert_allclose(
+        layer(as_inputs(kind)), rendle_reference(layer, ROWS), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_empty_row_gives_the_bias():
+    layer = built()
+    assert float(layer(as_inputs("ragged"))[2, 0]) == pytest.approx(
+        float(layer.bias.numpy())
+    )
+
+
+def test_trains_with_fit_on_ragged_rows():
+    keras.utils.set_random_seed(0)
+    ids = keras.Input((None,), dtype="int64", ragged=True, name="ids")
+    values = keras.Input((None,), dtype="float32", ragged=True, name="values")
+    model = keras.Model(
+        {"ids": ids, "values": values}, SparseFM(10, 4)({"ids": ids, "values": values})
+    )
+    model.compile(keras.optimizers.Adam(0.05), "mse")
+    data = as_inputs("ragged")
+    target = np.array([1.0, -1.0, 0.5, 2.0], "float32")
+    dataset = tf.data.Dataset.from_tensor_slices((data, target)).batch(4)
+    initial = model.evaluate(dataset, verbose=0)
+    model.fit(dataset.repeat(100), verbose=0)
+    assert model.evaluate(dataset, verbose=0) < 0.01 * initial
+
+
+def test_config_round_trip_and_keras_file(tmp_path):
+    layer = built()
+    revived = SparseFM.from_config(json.loads(json.dumps(layer.get_config())))
+    assert revived.get_config() == layer.get_config()
+    ids = keras.Input((None,), dtype="int64", name="ids")
+    values = keras.Input((None,), dtype="float32", name="values")
+    model = keras.Model(
+        {"ids": ids, "values": values}, layer({"ids": ids, "values": values})
+    )
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    data = as_inputs("dense")
+    np.testing.assert_allclose(
+        loaded.predict(data, verbose=0), model.predict(data, verbose=0)
+    )
+
+
+@pytest.mark.parametrize(("arg", "value"), [("num_features", 0), ("embedding_dim", -1)])
+def test_bad_arguments(arg, value):
+    kwargs = {"num_features": 5, "embedding_dim": 2, arg: value}
+    with pytest.raises(ValueError, match=f"`{arg}` must be a positive int"):
+        SparseFM(**kwargs)
+
+
+def test_rejects_inputs_without_ids_and_values():
+    with pytest.raises(ValueError, match="'ids' and 'values'"):
+        SparseFM(5, 2)({"ids": tf.ragged.constant([[1]])})
