@@ -9,6 +9,7 @@ from keras_fm.data.criteo import (
 )
 from keras_fm.data.csv_reader import read_csv
 from keras_fm.data.files import resolve_paths
+from keras_fm.data.keras_inputs import keras_inputs
 from keras_fm.data.libffm_fields import libffm_features, split_fields
 from keras_fm.data.sparse_text import read_libffm, read_libsvm
 from keras_fm.data.tfrecord import convert_to_tfrecord, read_tfrecord, write_tfrecord
@@ -19,6 +20,7 @@ __all__ = [
     "CRITEO_NUMERIC_COLUMNS",
     "convert_to_tfrecord",
     "criteo_features",
+    "keras_inputs",
     "libffm_features",
     "read_criteo",
     "read_csv",

@@ -10,12 +10,12 @@ from typing import Any
 import tensorflow as tf
 
 from keras_fm.data.errors import NON_FINITE, NUMBER, LineErrors
-from keras_fm.data.files import PathLike, numbered_lines, resolve_paths
+from keras_fm.data.files import PathLike, numbered_line_batches, resolve_paths
 from keras_fm.data.pipeline import (
-    batch_and_parse,
     check_batch_size,
     check_task,
     new_counter,
+    parse_batches,
     task_labels,
 )
 
@@ -157,7 +157,7 @@ def read_csv(
         raise ValueError(f"Column names repeat: {column_names}")
 
     counter = new_counter()
-    errors = LineErrors(_REASONS, on_error, counter)
+    errors = LineErrors(_REASONS, on_error, counter, files)
     pattern = _line_pattern(len(column_names), field_delim)
     blank = field_delim * (len(column_names) - 1)
     label_index = column_names.index(label_column)
@@ -256,16 +256,11 @@ def read_csv(
             )
             return features, task_labels(labels, task)
 
-    return batch_and_parse(
-        numbered_lines(files, skip_header=bool(header)),
-        parse,
-        batch_size,
-        shuffle_buffer,
-        seed,
-        drop_remainder,
-        num_parallel_calls,
-        counter,
-    )
+    batches = numbered_line_batches(
+        files, batch_size, skip_header=bool(header), shuffle_buffer=shuffle_buffer, seed=seed,
+        drop_remainder=drop_remainder,
+    )  # fmt: skip
+    return parse_batches(batches, parse, num_parallel_calls, counter)
 
 
 def _split_header(line: str, delimiter: str) -> list[str]:

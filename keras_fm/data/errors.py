@@ -1,6 +1,7 @@
 """Reporting malformed input lines: raise with their location, or skip and count."""
 
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import tensorflow as tf
@@ -30,8 +31,15 @@ class LineErrors:
     line's location or drops the bad lines, counting them in ``counter``.
     """
 
-    def __init__(self, reasons: dict[str, str], on_error: str, counter: Any) -> None:
+    def __init__(
+        self,
+        reasons: dict[str, str],
+        on_error: str,
+        counter: Any,
+        files: Sequence[str],
+    ) -> None:
         check_on_error(on_error)
+        self.files = tf.constant(list(files))
         self.codes = {name: index + 1 for index, name in enumerate(reasons)}
         self.messages = tf.constant(["", *reasons.values()])
         self.on_error = on_error
@@ -45,7 +53,7 @@ class LineErrors:
         TensorFlow's escaping of error messages)."""
         return tf.strings.join(
             [
-                files,
+                tf.gather(self.files, files),
                 ":",
                 tf.strings.as_string(numbers),
                 ": ",
@@ -68,10 +76,10 @@ class LineErrors:
         bad = codes > 0
         messages = self.describe(files, numbers, codes, tokens)
         if self.on_error == "raise":
-            first = tf.argmax(tf.cast(bad, tf.int32))
+            first = tf.strings.reduce_join(tf.boolean_mask(messages, bad)[:1])
             guard = tf.debugging.Assert(
                 tf.logical_not(tf.reduce_any(bad)),
-                [tf.strings.join(["keras_fm: malformed input: ", messages[first]])],
+                [tf.strings.join(["keras_fm: malformed input: ", first])],
                 summarize=1,
             )
             return tf.ones_like(bad), guard

@@ -37,26 +37,19 @@ def new_counter() -> Any:
     return tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_lines")
 
 
-def batch_and_parse(
-    lines: Any,
+def parse_batches(
+    batches: Any,
     parse: Callable[..., Any],
-    batch_size: int,
-    shuffle_buffer: int,
-    seed: int | None,
-    drop_remainder: bool,
     num_parallel_calls: int,
     counter: Any,
 ) -> Any:
-    """Shuffles and batches ``(file, number, line)`` records, then parses them.
+    """Parses batches of ``(file, number, line)`` in parallel, keeping order.
 
-    Parsing works on whole batches of lines (vectorized string ops), in
-    parallel, keeping the order. Batches left empty by skipped lines are
-    dropped. The returned dataset carries ``skipped_lines``: the variable
-    counting the lines skipped so far (always 0 with ``on_error="raise"``).
+    Parsing works on whole batches of lines (vectorized string ops). Batches
+    left empty by skipped lines are dropped. The returned dataset carries
+    ``skipped_lines``: the variable counting the lines skipped so far (always
+    0 with ``on_error="raise"``).
     """
-    if shuffle_buffer:
-        lines = lines.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    batches = lines.batch(batch_size, drop_remainder=drop_remainder)
     parsed = batches.map(
         tf.autograph.experimental.do_not_convert(parse),
         num_parallel_calls=num_parallel_calls,

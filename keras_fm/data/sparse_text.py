@@ -7,12 +7,12 @@ from typing import Any
 import tensorflow as tf
 
 from keras_fm.data.errors import INDEX, NON_FINITE, NUMBER, LineErrors, first_bad_token
-from keras_fm.data.files import PathLike, numbered_lines, resolve_paths
+from keras_fm.data.files import PathLike, numbered_line_batches, resolve_paths
 from keras_fm.data.pipeline import (
-    batch_and_parse,
     check_batch_size,
     check_task,
     new_counter,
+    parse_batches,
     task_labels,
 )
 
@@ -60,8 +60,8 @@ def _first_true(conditions: Sequence[tuple[Any, int]], shape_like: Any) -> Any:
 
 def _index_checks(
     text: Any, limit: int | None, errors: LineErrors, prefix: str
-) -> tuple[list[tuple[Any, int]], Any]:
-    """Conditions for one integer column (field or feature index) and its values."""
+) -> list[tuple[Any, int]]:
+    """Error conditions of one integer column (field or feature index)."""
     numeric = _matches(text, INDEX)
     parsed = tf.strings.to_number(tf.where(numeric, text, "0"), tf.int64)
     conditions = [
@@ -70,7 +70,7 @@ def _index_checks(
     ]
     if limit is not None:
         conditions.append((parsed >= limit, errors.code(f"{prefix}_range")))
-    return conditions, parsed
+    return conditions
 
 
 def _make_parser(
@@ -81,59 +81,85 @@ def _make_parser(
     errors: LineErrors,
 ) -> Any:
     width = 3 if with_fields else 2
+    pair = ":".join([INDEX] * (width - 1) + [NUMBER])
+    well_formed_line = rf"\s*{NUMBER}(?:\s+{pair})*\s*"
+    limits = {"ids": num_features, "fields": num_fields}
 
-    def parse(files: Any, numbers: Any, lines: Any) -> tuple[dict[str, Any], Any]:
-        tokens = tf.strings.split(tf.strings.strip(lines))  # (B, None)
+    def parse_well_formed(lines: Any) -> tuple[dict[str, Any], Any]:
+        """Parses lines that match ``well_formed_line`` (no check needed)."""
+        tokens = tf.strings.split(lines)  # (B, None), every row starts with a label
+        labels = tf.strings.to_number(
+            tf.gather(tokens.flat_values, tokens.row_starts())
+        )
+        pairs = tokens[:, 1:]
+        parts = tf.strings.split(pairs.flat_values, ":").flat_values
+        parts = tf.reshape(parts, [-1, width])  # (N, width)
+        features = {
+            "ids": pairs.with_flat_values(tf.strings.to_number(parts[:, -2], tf.int64)),
+            "values": pairs.with_flat_values(tf.strings.to_number(parts[:, -1])),
+        }
+        if with_fields:
+            features["fields"] = pairs.with_flat_values(
+                tf.strings.to_number(parts[:, 0], tf.int64)
+            )
+        return features, task_labels(labels, task)
+
+    def diagnose(lines: Any) -> tuple[Any, Any]:
+        """The error code and offending token of each line (0 and "" if fine)."""
+        tokens = tf.strings.split(lines)  # (B, None)
         label_text = tokens.to_tensor(default_value="", shape=[None, 1])[:, 0]
         pairs = tokens[:, 1:]  # (B, None)
         flat = pairs.flat_values
         parts = tf.strings.split(flat, ":")
         fixed = parts.to_tensor(default_value="", shape=[None, width])  # (N, width)
         value_text = fixed[:, -1]
-        index_text = fixed[:, -2]
         conditions = [(parts.row_lengths() != width, errors.code("colon"))]
         if with_fields:
-            field_conditions, field_ids = _index_checks(
-                fixed[:, 0], num_fields, errors, "field"
-            )
-            conditions += field_conditions
-        index_conditions, ids = _index_checks(index_text, num_features, errors, "index")
-        conditions += index_conditions
-        value_numeric = _matches(value_text, NUMBER)
+            conditions += _index_checks(fixed[:, 0], num_fields, errors, "field")
+        conditions += _index_checks(fixed[:, -2], num_features, errors, "index")
         conditions += [
             (_matches(value_text, NON_FINITE), errors.code("value_non_finite")),
-            (tf.logical_not(value_numeric), errors.code("value")),
+            (tf.logical_not(_matches(value_text, NUMBER)), errors.code("value")),
         ]
         token_codes = _first_true(conditions, flat)
         token_code, bad_token = first_bad_token(
             pairs.with_flat_values(token_codes), pairs
         )
-        label_numeric = _matches(label_text, NUMBER)
         line_codes = _first_true(
             [
                 (tokens.row_lengths() == 0, errors.code("empty")),
                 (_matches(label_text, NON_FINITE), errors.code("label_non_finite")),
-                (tf.logical_not(label_numeric), errors.code("label")),
+                (tf.logical_not(_matches(label_text, NUMBER)), errors.code("label")),
             ],
             label_text,
         )
         codes = tf.where(line_codes > 0, line_codes, token_code)
-        offending = tf.where(line_codes > 0, label_text, bad_token)
-        keep, guard = errors.apply(files, numbers, codes, offending)
+        return codes, tf.where(line_codes > 0, label_text, bad_token)
+
+    def parse(files: Any, numbers: Any, lines: Any) -> tuple[dict[str, Any], Any]:
+        """One regex per line, then a diagnosis of the malformed lines only."""
+        well_formed = tf.strings.regex_full_match(lines, well_formed_line)
+        # A malformed line is parsed as "0" (a label-only row) and dropped or
+        # reported below; this keeps every conversion safe.
+        features, labels = parse_well_formed(tf.where(well_formed, lines, "0"))
+        bad = tf.logical_not(well_formed)
+        for name, limit in limits.items():
+            if limit is not None and name in features:
+                bad = tf.logical_or(bad, tf.reduce_any(features[name] >= limit, axis=1))
+        suspects = tf.where(bad)[:, 0]
+        codes, tokens = diagnose(tf.gather(lines, suspects))
+        keep, guard = errors.apply(
+            tf.gather(files, suspects), tf.gather(numbers, suspects), codes, tokens
+        )
+        del keep
         with tf.control_dependencies([guard]):
-            values = tf.strings.to_number(tf.where(value_numeric, value_text, "0"))
-            labels = tf.strings.to_number(tf.where(label_numeric, label_text, "0"))
-            features = {
-                "ids": pairs.with_flat_values(ids),
-                "values": pairs.with_flat_values(values),
-            }
-            if with_fields:
-                features["fields"] = pairs.with_flat_values(field_ids)
-            features = {
-                name: tf.ragged.boolean_mask(tensor, keep)
-                for name, tensor in features.items()
-            }
-            return features, tf.boolean_mask(task_labels(labels, task), keep)
+            if errors.on_error == "raise":
+                return {k: tf.identity(v) for k, v in features.items()}, tf.identity(
+                    labels
+                )
+            good = tf.logical_not(bad)
+            features = {k: tf.ragged.boolean_mask(v, good) for k, v in features.items()}
+            return features, tf.boolean_mask(labels, good)
 
     return parse
 
@@ -161,19 +187,14 @@ def _read(
     files = resolve_paths(paths)
     counter = new_counter()
     errors = LineErrors(
-        {**_LABEL_REASONS, **_token_reasons(with_fields)}, on_error, counter
+        {**_LABEL_REASONS, **_token_reasons(with_fields)}, on_error, counter, files
     )
     parse = _make_parser(with_fields, task, num_features, num_fields, errors)
-    return batch_and_parse(
-        numbered_lines(files),
-        parse,
-        batch_size,
-        shuffle_buffer,
-        seed,
-        drop_remainder,
-        num_parallel_calls,
-        counter,
-    )
+    batches = numbered_line_batches(
+        files, batch_size, shuffle_buffer=shuffle_buffer, seed=seed,
+        drop_remainder=drop_remainder,
+    )  # fmt: skip
+    return parse_batches(batches, parse, num_parallel_calls, counter)
 
 
 def read_libsvm(

@@ -69,10 +69,16 @@ def write_tfrecord(dataset: tf.data.Dataset, path: PathLike) -> dict[str, Any]:
                 else tensor.numpy()
                 for name, tensor in features.items()
             }
+            dtypes = {
+                name: tensor.dtype.as_numpy_dtype
+                if tensor.dtype != tf.string
+                else object
+                for name, tensor in features.items()
+            }
             labels = labels.numpy()
             for row in range(len(labels)):
                 example = {
-                    name: _feature(np.asarray(col[row]))
+                    name: _feature(np.asarray(col[row], dtype=dtypes[name]))
                     for name, col in columns.items()
                 }
                 example[LABEL_KEY] = _feature(

@@ -190,7 +190,9 @@ class FieldInputLayer(keras.layers.Layer):
         else:
             w = tf.cast(weights, self.compute_dtype)
             assignment = tf.one_hot(fields, num_fields, dtype=self.compute_dtype)
-            flat = tf.reshape(self.row_vectors(ids), (tf.shape(ids)[0], tf.shape(ids)[1], size))
+            flat = tf.reshape(
+                self.row_vectors(ids), (tf.shape(ids)[0], tf.shape(ids)[1], size)
+            )
             pooled = tf.einsum("btx,tf->bfx", flat * w[..., None], assignment)
             first = tf.reduce_sum(tf.gather(linear, ids) * w, axis=1, keepdims=True)
         vectors = tf.reshape(pooled, (-1, num_fields, *self.vector_shape))
@@ -259,7 +261,10 @@ class FieldInputLayer(keras.layers.Layer):
         rows = [self._field_rows(inputs, index) for index in range(self.num_fields)]
         if not any(isinstance(ids, tf.RaggedTensor) for ids, _ in rows):
             fields = tf.concat(
-                [tf.fill(tf.shape(ids)[1:2], index) for index, (ids, _) in enumerate(rows)],
+                [
+                    tf.fill(tf.shape(ids)[1:2], index)
+                    for index, (ids, _) in enumerate(rows)
+                ],
                 axis=0,
             )
             return (

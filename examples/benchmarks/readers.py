@@ -1,0 +1,123 @@
+"""Reader throughput on frappe, and training from a reader vs from memory.
+
+Prints one table of rows/s for each reader (libsvm, libffm, CSV, TFRecord) on
+frappe's training file, then one of model.fit examples/s for an FM trained
+from the libsvm reader and from the same batches cached in memory: their
+ratio shows whether the input pipeline holds training back.
+
+Usage: python examples/benchmarks/readers.py [--data DIR] [--repeats N]
+
+DIR defaults to ../shared/data next to the repository. The frappe files are
+licensed for research only and are read from there, never copied.
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from keras_fm.data import (
+    convert_to_tfrecord,
+    keras_inputs,
+    read_csv,
+    read_libffm,
+    read_libsvm,
+    read_tfrecord,
+)
+from keras_fm.layers import SparseFM
+
+FRAPPE_FEATURES = 5382
+FRAPPE_FIELDS = 10
+BATCH = 2048
+
+
+def rows_per_second(make_dataset, repeats):
+    """Median rows/s over full passes (the first pass also warms up)."""
+    speeds = []
+    for _ in range(repeats + 1):
+        start, rows = time.perf_counter(), 0
+        for _, labels in make_dataset():
+            rows += int(labels.shape[0])
+        speeds.append(rows / (time.perf_counter() - start))
+    return statistics.median(speeds[1:]), rows
+
+
+def write_variants(train, workdir):
+    """frappe's training file as libffm (fields by position) and as CSV."""
+    ffm, csv = workdir / "frappe.ffm", workdir / "frappe.csv"
+    with open(train) as src, open(ffm, "w") as f_out, open(csv, "w") as c_out:
+        c_out.write("label," + ",".join(f"f{i}" for i in range(FRAPPE_FIELDS)) + "\n")
+        for line in src:
+            label, *pairs = line.split()
+            ids = [p.split(":")[0] for p in pairs]
+            f_out.write(label + " " + " ".join(f"{f}:{i}:1" for f, i in enumerate(ids)) + "\n")
+            c_out.write(label + "," + ",".join(ids) + "\n")
+    return ffm, csv
+
+
+def fit_speed(dataset, rows, epochs):
+    keras.utils.set_random_seed(0)
+    inputs = keras_inputs(dataset)
+    model = keras.Model(inputs, SparseFM(FRAPPE_FEATURES, 64)(inputs))
+    model.compile(keras.optimizers.Adam(0.001), keras.losses.BinaryCrossentropy(from_logits=True))
+    model.fit(dataset, epochs=1, verbose=0)  # trace and warm up
+    speeds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        model.fit(dataset, epochs=1, verbose=0)
+        speeds.append(rows / (time.perf_counter() - start))
+    return statistics.median(speeds)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = Path(__file__).resolve().parents[3] / "shared" / "data"
+    parser.add_argument("--data", type=Path, default=default)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    train = args.data / "frappe" / "frappe.train.reconstructed.libfm"
+    if not train.exists():
+        raise SystemExit(f"frappe is absent: {train} (see ../shared/data/frappe/SOURCE.md)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        ffm, csv = write_variants(train, workdir)
+        schema = convert_to_tfrecord(train, workdir / "frappe.tfrecord", "libsvm")
+        readers = {
+            "libsvm": lambda: read_libsvm(train, task="binary", batch_size=BATCH),
+            "libffm": lambda: read_libffm(ffm, task="binary", batch_size=BATCH),
+            "csv (10 string columns)": lambda: read_csv(
+                csv, label_column="label", task="binary", batch_size=BATCH
+            ),
+            "tfrecord (tf.Example)": lambda: read_tfrecord(
+                workdir / "frappe.tfrecord", schema=schema, task="binary", batch_size=BATCH
+            ),
+        }
+        print(f"frappe train: {train.name}, batch {BATCH}, median of {args.repeats} passes")
+        print(f"{'reader':28}{'rows':>10}{'rows/s':>14}")
+        for name, make in readers.items():
+            speed, rows = rows_per_second(make, args.repeats)
+            print(f"{name:28}{rows:>10,}{speed:>14,.0f}")
+
+        reader = read_libsvm(train, task="binary", batch_size=BATCH, num_features=FRAPPE_FEATURES)
+        cached = reader.cache()
+        for _ in cached:  # fill the cache: later passes read parsed batches from memory
+            pass
+        rows = sum(int(labels.shape[0]) for _, labels in cached)
+        from_reader = fit_speed(reader, rows, args.repeats)
+        from_memory = fit_speed(cached, rows, args.repeats)
+        print()
+        print(f"model.fit, SparseFM k=64, Adam, batch {BATCH}, median of {args.repeats} epochs")
+        print(f"{'input':28}{'examples/s':>14}")
+        print(f"{'libsvm reader':28}{from_reader:>14,.0f}")
+        print(f"{'same batches in memory':28}{from_memory:>14,.0f}")
+        print(f"{'reader / memory':28}{from_reader / from_memory:>14.2f}")
+
+
+if __name__ == "__main__":
+    tf.get_logger().setLevel("ERROR")
+    main()

@@ -1,0 +1,83 @@
+import pytest
+import tensorflow as tf
+
+from keras_fm.data import (
+    convert_to_tfrecord,
+    read_csv,
+    read_libffm,
+    read_libsvm,
+    read_tfrecord,
+)
+from tests.data.text_files import random_sparse_rows, sparse_line, write_lines
+
+
+def rows_of(dataset):
+    out = []
+    for features, labels in dataset:
+        columns = {
+            k: (v.to_list() if isinstance(v, tf.RaggedTensor) else v.numpy().tolist())
+            for k, v in features.items()
+        }
+        for i, label in enumerate(labels.numpy().tolist()):
+            out.append(({k: c[i] for k, c in columns.items()}, label))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("fmt", "reader", "with_fields"),
+    [("libsvm", read_libsvm, False), ("libffm", read_libffm, True)],
+)
+@pytest.mark.parametrize("suffix", [".tfrecord", ".tfrecord.gz"])
+def test_sparse_text_round_trips_through_tfrecord(
+    tmp_path, fmt, reader, with_fields, suffix
+):
+    rows = random_sparse_rows(150, seed=4, with_fields=with_fields)
+    write_lines(tmp_path / "a.txt", [sparse_line(*r) for r in rows[:70]])
+    write_lines(tmp_path / "b.txt.gz", [sparse_line(*r) for r in rows[70:]])
+    sources = [tmp_path / "a.txt", tmp_path / "b.txt.gz"]
+    output = tmp_path / f"out{suffix}"
+    schema = convert_to_tfrecord(sources, output, fmt)
+    assert sorted(schema) == sorted(
+        ["ids", "values", *(["fields"] if with_fields else [])]
+    )
+    expected = rows_of(reader(sources, task="regression", batch_size=40))
+    assert (
+        rows_of(read_tfrecord(output, schema=schema, task="regression", batch_size=40))
+        == expected
+    )
+    binary = rows_of(read_tfrecord(output, schema=schema, task="binary"))
+    assert [label for _, label in binary] == [float(r[0] > 0) for r in rows]
+
+
+def test_csv_round_trips_through_tfrecord(tmp_path):
+    write_lines(
+        tmp_path / "a.csv",
+        ["y,price,user,city,tags", "1,2.5,17,paris,a|b", "0,,3,rome,", "1,4,5,,c"],
+    )
+    kwargs = {
+        "label_column": "y",
+        "numeric_columns": ["price"],
+        "integer_columns": ["user"],
+        "multivalent_columns": {"tags": "|"},
+    }
+    schema = convert_to_tfrecord(
+        tmp_path / "a.csv", tmp_path / "a.tfrecord", "csv", **kwargs
+    )
+    expected = rows_of(read_csv(tmp_path / "a.csv", task="binary", **kwargs))
+    actual = rows_of(
+        read_tfrecord(tmp_path / "a.tfrecord", schema=schema, task="binary")
+    )
+    assert len(actual) == 3
+    for (got, got_label), (want, want_label) in zip(actual, expected, strict=True):
+        assert got_label == want_label
+        assert got.keys() == want.keys()
+        for key in got:
+            if key == "price" and want[key] != want[key]:  # NaN
+                assert got[key] != got[key]
+            else:
+                assert got[key] == want[key]
+
+
+def test_unknown_format():
+    with pytest.raises(ValueError, match="`format` must be one of"):
+        convert_to_tfrecord(__file__, "x.tfrecord", "parquet")
