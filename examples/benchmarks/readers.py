@@ -1,9 +1,10 @@
 """Reader throughput on frappe, and training from a reader vs from memory.
 
 Prints one table of rows/s for each reader (libsvm, libffm, CSV, TFRecord) on
-frappe's training file, then one of model.fit examples/s for an FM trained
-from the libsvm reader and from the same batches cached in memory: their
-ratio shows whether the input pipeline holds training back.
+frappe's training file, then one of model.fit examples/s for an FM (k=64)
+and a DeepFM (frappe settings) trained from a reader and from the same
+batches cached in memory: the ratio shows how much the input pipeline, which
+shares the machine's cores with training, holds training back.
 
 Usage: python examples/benchmarks/readers.py [--data DIR] [--repeats N]
 
@@ -23,12 +24,14 @@ import tensorflow as tf
 from keras_fm.data import (
     convert_to_tfrecord,
     keras_inputs,
+    position_features,
     read_csv,
     read_libffm,
     read_libsvm,
     read_tfrecord,
+    split_positions,
 )
-from keras_fm.layers import SparseFM
+from keras_fm.layers import FieldEmbedding, FMInteraction, SparseFM
 
 FRAPPE_FEATURES = 5382
 FRAPPE_FIELDS = 10
@@ -54,23 +57,51 @@ def write_variants(train, workdir):
         for line in src:
             label, *pairs = line.split()
             ids = [p.split(":")[0] for p in pairs]
-            f_out.write(label + " " + " ".join(f"{f}:{i}:1" for f, i in enumerate(ids)) + "\n")
+            f_out.write(
+                label + " " + " ".join(f"{f}:{i}:1" for f, i in enumerate(ids)) + "\n"
+            )
             c_out.write(label + "," + ",".join(ids) + "\n")
     return ffm, csv
 
 
-def fit_speed(dataset, rows, epochs):
+def sparse_fm(inputs):
+    return SparseFM(FRAPPE_FEATURES, 64)(inputs)
+
+
+def deepfm(inputs):
+    """DeepFM at frappe's settings: embedding 10, DNN 400x3, fields by position."""
+    features = position_features(FRAPPE_FIELDS, FRAPPE_FEATURES)
+    vectors, first = FieldEmbedding(features, embedding_dim=10)(inputs)
+    hidden = keras.layers.Flatten()(vectors)
+    for _ in range(3):
+        hidden = keras.layers.Dense(400, activation="relu")(hidden)
+    return keras.layers.Add()(
+        [first, FMInteraction()(vectors), keras.layers.Dense(1)(hidden)]
+    )
+
+
+def fit_speed(dataset, build, rows, epochs):
+    """Median examples/s of model.fit epochs (after one warm-up epoch)."""
     keras.utils.set_random_seed(0)
     inputs = keras_inputs(dataset)
-    model = keras.Model(inputs, SparseFM(FRAPPE_FEATURES, 64)(inputs))
-    model.compile(keras.optimizers.Adam(0.001), keras.losses.BinaryCrossentropy(from_logits=True))
-    model.fit(dataset, epochs=1, verbose=0)  # trace and warm up
+    model = keras.Model(inputs, build(inputs))
+    model.compile(
+        keras.optimizers.Adam(0.001), keras.losses.BinaryCrossentropy(from_logits=True)
+    )
+    model.fit(dataset, epochs=1, verbose=0)
     speeds = []
     for _ in range(epochs):
         start = time.perf_counter()
         model.fit(dataset, epochs=1, verbose=0)
         speeds.append(rows / (time.perf_counter() - start))
     return statistics.median(speeds)
+
+
+def in_memory(dataset):
+    """The same batches, parsed once and cached in memory."""
+    cached = dataset.cache()
+    rows = sum(int(labels.shape[0]) for _, labels in cached)
+    return cached, rows
 
 
 def main():
@@ -81,7 +112,9 @@ def main():
     args = parser.parse_args()
     train = args.data / "frappe" / "frappe.train.reconstructed.libfm"
     if not train.exists():
-        raise SystemExit(f"frappe is absent: {train} (see ../shared/data/frappe/SOURCE.md)")
+        raise SystemExit(
+            f"frappe is absent: {train} (see ../shared/data/frappe/SOURCE.md)"
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -94,28 +127,47 @@ def main():
                 csv, label_column="label", task="binary", batch_size=BATCH
             ),
             "tfrecord (tf.Example)": lambda: read_tfrecord(
-                workdir / "frappe.tfrecord", schema=schema, task="binary", batch_size=BATCH
+                workdir / "frappe.tfrecord",
+                schema=schema,
+                task="binary",
+                batch_size=BATCH,
             ),
         }
-        print(f"frappe train: {train.name}, batch {BATCH}, median of {args.repeats} passes")
+        print(
+            f"frappe train: {train.name}, batch {BATCH}, "
+            f"median of {args.repeats} passes"
+        )
         print(f"{'reader':28}{'rows':>10}{'rows/s':>14}")
         for name, make in readers.items():
             speed, rows = rows_per_second(make, args.repeats)
             print(f"{name:28}{rows:>10,}{speed:>14,.0f}")
 
-        reader = read_libsvm(train, task="binary", batch_size=BATCH, num_features=FRAPPE_FEATURES)
-        cached = reader.cache()
-        for _ in cached:  # fill the cache: later passes read parsed batches from memory
-            pass
-        rows = sum(int(labels.shape[0]) for _, labels in cached)
-        from_reader = fit_speed(reader, rows, args.repeats)
-        from_memory = fit_speed(cached, rows, args.repeats)
+        text = read_libsvm(
+            train, task="binary", batch_size=BATCH, num_features=FRAPPE_FEATURES
+        )
+        records = readers["tfrecord (tf.Example)"]()
+        by_position = text.map(
+            split_positions(FRAPPE_FIELDS), num_parallel_calls=tf.data.AUTOTUNE
+        ).prefetch(tf.data.AUTOTUNE)
+        cases = [
+            ("FM k=64 (SparseFM)", sparse_fm, [("libsvm reader", text)]),
+            ("FM k=64 (SparseFM)", sparse_fm, [("tfrecord reader", records)]),
+            ("DeepFM 10, 400x3", deepfm, [("libsvm reader", by_position)]),
+        ]
         print()
-        print(f"model.fit, SparseFM k=64, Adam, batch {BATCH}, median of {args.repeats} epochs")
-        print(f"{'input':28}{'examples/s':>14}")
-        print(f"{'libsvm reader':28}{from_reader:>14,.0f}")
-        print(f"{'same batches in memory':28}{from_memory:>14,.0f}")
-        print(f"{'reader / memory':28}{from_reader / from_memory:>14.2f}")
+        print(f"model.fit, Adam, batch {BATCH}, median of {args.repeats} epochs")
+        print(
+            f"{'model':22}{'input':18}{'examples/s':>12}{'memory ex/s':>13}{'ratio':>8}"
+        )
+        for model_name, build, inputs in cases:
+            for input_name, dataset in inputs:
+                cached, rows = in_memory(dataset)
+                from_reader = fit_speed(dataset, build, rows, args.repeats)
+                from_memory = fit_speed(cached, build, rows, args.repeats)
+                print(
+                    f"{model_name:22}{input_name:18}{from_reader:>12,.0f}"
+                    f"{from_memory:>13,.0f}{from_reader / from_memory:>8.2f}"
+                )
 
 
 if __name__ == "__main__":

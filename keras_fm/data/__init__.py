@@ -8,9 +8,14 @@ from keras_fm.data.criteo import (
     read_criteo,
 )
 from keras_fm.data.csv_reader import read_csv
+from keras_fm.data.fields import (
+    libffm_features,
+    position_features,
+    split_fields,
+    split_positions,
+)
 from keras_fm.data.files import resolve_paths
 from keras_fm.data.keras_inputs import keras_inputs
-from keras_fm.data.libffm_fields import libffm_features, split_fields
 from keras_fm.data.sparse_text import read_libffm, read_libsvm
 from keras_fm.data.tfrecord import convert_to_tfrecord, read_tfrecord, write_tfrecord
 
@@ -22,6 +27,7 @@ __all__ = [
     "criteo_features",
     "keras_inputs",
     "libffm_features",
+    "position_features",
     "read_criteo",
     "read_csv",
     "read_libffm",
@@ -29,5 +35,6 @@ __all__ = [
     "read_tfrecord",
     "resolve_paths",
     "split_fields",
+    "split_positions",
     "write_tfrecord",
 ]

@@ -257,9 +257,13 @@ def read_csv(
             return features, task_labels(labels, task)
 
     batches = numbered_line_batches(
-        files, batch_size, skip_header=bool(header), shuffle_buffer=shuffle_buffer, seed=seed,
+        files,
+        batch_size,
+        skip_header=bool(header),
+        shuffle_buffer=shuffle_buffer,
+        seed=seed,
         drop_remainder=drop_remainder,
-    )  # fmt: skip
+    )
     return parse_batches(batches, parse, num_parallel_calls, counter)
 
 

@@ -86,22 +86,31 @@ def _make_parser(
     limits = {"ids": num_features, "fields": num_fields}
 
     def parse_well_formed(lines: Any) -> tuple[dict[str, Any], Any]:
-        """Parses lines that match ``well_formed_line`` (no check needed)."""
-        tokens = tf.strings.split(lines)  # (B, None), every row starts with a label
-        labels = tf.strings.to_number(
-            tf.gather(tokens.flat_values, tokens.row_starts())
-        )
-        pairs = tokens[:, 1:]
-        parts = tf.strings.split(pairs.flat_values, ":").flat_values
-        parts = tf.reshape(parts, [-1, width])  # (N, width)
-        features = {
-            "ids": pairs.with_flat_values(tf.strings.to_number(parts[:, -2], tf.int64)),
-            "values": pairs.with_flat_values(tf.strings.to_number(parts[:, -1])),
-        }
-        if with_fields:
-            features["fields"] = pairs.with_flat_values(
-                tf.strings.to_number(parts[:, 0], tf.int64)
+        """Parses lines that match ``well_formed_line`` (no check needed).
+
+        The label is given a ``-1:`` (libffm: ``-1:-1:``) prefix so that every
+        token of the line is ``[field:]index:value`` and one `decode_csv` on
+        ``:`` converts them all; the label is the value of each row's first
+        token, and the tokens with index -1 are dropped.
+        """
+        prefix = "-1:" * (width - 1)
+        tokens = tf.strings.split(tf.strings.join([prefix, tf.strings.strip(lines)]))
+        defaults = [tf.constant([], tf.int64)] * (width - 1) + [
+            tf.constant([], tf.float32)
+        ]
+        columns = tf.io.decode_csv(tokens.flat_values, defaults, field_delim=":")
+        labels = tf.gather(columns[-1], tokens.row_starts())
+        is_pair = columns[-2] >= 0
+        lengths = tokens.row_lengths() - 1
+
+        def rows(values: Any) -> Any:
+            return tf.RaggedTensor.from_row_lengths(
+                tf.boolean_mask(values, is_pair), lengths
             )
+
+        features = {"ids": rows(columns[-2]), "values": rows(columns[-1])}
+        if with_fields:
+            features["fields"] = rows(columns[0])
         return features, task_labels(labels, task)
 
     def diagnose(lines: Any) -> tuple[Any, Any]:

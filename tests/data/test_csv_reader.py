@@ -105,7 +105,7 @@ def test_ignore_columns_and_regression_labels(tmp_path):
 def test_different_headers_are_an_error(tmp_path):
     write_lines(tmp_path / "a.csv", ["y,x", "1,2"])
     write_lines(tmp_path / "b.csv", ["y,z", "1,2"])
-    with pytest.raises(ValueError, match="b.csv:1: header"):
+    with pytest.raises(ValueError, match=r"b\.csv:1: header"):
         read_csv(
             [tmp_path / "a.csv", tmp_path / "b.csv"], label_column="y", task="binary"
         )

@@ -51,7 +51,7 @@ def test_id_feature_sends_out_of_range_ids_to_the_oov_row():
 
 
 def test_multivalent_padding_has_zero_weight():
-    ids, weights = encode(IdFeature("g", 5, multivalent=True), [[1, 2, -1]])
+    _, weights = encode(IdFeature("g", 5, multivalent=True), [[1, 2, -1]])
     np.testing.assert_array_equal(weights, [[1.0, 1.0, 0.0]])
     _, weights = encode(
         LookupFeature("t", vocabulary=["x"], multivalent=True), [["x", ""]]
@@ -145,7 +145,7 @@ def test_adapt_reports_missing_input():
 
 
 def test_unadapted_spec_says_how_to_fix_it():
-    with pytest.raises(ValueError, match="keras_fm.features.adapt"):
+    with pytest.raises(ValueError, match=r"keras_fm\.features\.adapt"):
         LookupFeature("c").num_rows  # noqa: B018
 
 

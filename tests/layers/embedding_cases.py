@@ -28,13 +28,34 @@ def make_features(combiner="sum"):
 # Per example: each field's raw entries. Example 2 has empty lists; ids 9 and
 # -3 are out of range; "tokyo" is out of vocabulary; NaN age is missing.
 EXAMPLES = [
-    {"user": [3], "genre": [1, 4], "genre_w": [0.5, 2.0], "age": [30.0], "city": ["rome"],
-     "history": [0, 5, 2], "item": [5]},
-    {"user": [9], "genre": [2], "genre_w": [1.5], "age": [0.5], "city": ["tokyo"],
-     "history": [1], "item": [-3]},
-    {"user": [0], "genre": [], "genre_w": [], "age": [float("nan")], "city": ["oslo"],
-     "history": [], "item": [2]},
-]  # fmt: skip
+    {
+        "user": [3],
+        "genre": [1, 4],
+        "genre_w": [0.5, 2.0],
+        "age": [30.0],
+        "city": ["rome"],
+        "history": [0, 5, 2],
+        "item": [5],
+    },
+    {
+        "user": [9],
+        "genre": [2],
+        "genre_w": [1.5],
+        "age": [0.5],
+        "city": ["tokyo"],
+        "history": [1],
+        "item": [-3],
+    },
+    {
+        "user": [0],
+        "genre": [],
+        "genre_w": [],
+        "age": [float("nan")],
+        "city": ["oslo"],
+        "history": [],
+        "item": [2],
+    },
+]
 LISTS = {"genre": -1, "genre_w": 0.0, "history": -1}
 
 
