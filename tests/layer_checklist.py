@@ -69,6 +69,9 @@ class LayerChecklist:
     layer_cls: type
     configs: tuple
     field_axes: tuple = (1,)
+    keeps_field_axis: bool = (
+        False  # outputs one vector per field (and passes the mask on)
+    )
 
     # --- hooks supplied by each layer's test class --------------------------
 
@@ -131,7 +134,7 @@ class LayerChecklist:
         """Guards the reference checks against a trivially zero layer."""
         layer = self.make_layer(self.configs[0], 5, 4)
         actual = keras.ops.convert_to_numpy(layer(self.make_inputs(5, 4)))
-        assert np.all(np.abs(actual).sum(axis=1) > 1e-3)
+        assert np.all(np.abs(actual.reshape(BATCH, -1)).sum(axis=1) > 1e-3)
 
     # --- compilation and gradients ------------------------------------------
 
@@ -200,7 +203,12 @@ class LayerChecklist:
                 for axis in self.field_axes:
                     kept = np.take(kept, keep, axis=axis)
                 expected = keras.ops.convert_to_numpy(smaller(kept))[0]
-                np.testing.assert_allclose(masked[row], expected, rtol=1e-5, atol=1e-5)
+                actual = masked[row]
+                if self.keeps_field_axis:
+                    dropped = np.setdiff1d(np.arange(mask.shape[1]), keep)
+                    np.testing.assert_array_equal(actual[dropped], 0.0)
+                    actual = actual[keep]
+                np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
 
     def test_boolean_and_numeric_masks_agree(self):
         layer = self.make_layer(self.configs[0], 5, 4)
@@ -216,10 +224,15 @@ class LayerChecklist:
         with pytest.raises(ValueError, match="field mask of shape"):
             layer(self.make_inputs(5, 4), mask=np.ones((BATCH, 4), dtype=bool))
 
-    def test_output_has_no_mask(self):
+    def test_output_mask(self):
+        """Layers that reduce the field axis drop the mask; the others pass it on."""
         layer = self.layer_cls(**self.configs[0])
         inputs = self.make_inputs(5, 4)
-        assert layer.compute_mask(inputs, np.ones((BATCH, 5), dtype=bool)) is None
+        mask = np.ones((BATCH, 5), dtype=bool)
+        if self.keeps_field_axis:
+            assert layer.compute_mask(inputs, mask) is mask
+        else:
+            assert layer.compute_mask(inputs, mask) is None
 
     # --- dtype policies -------------------------------------------------------
 
@@ -283,7 +296,12 @@ class LayerChecklist:
         keras.utils.set_random_seed(0)
         layer = self.layer_cls(**self.configs[0])
         model = keras.Sequential(
-            [keras.Input(self.input_shape(5, 4)), layer, keras.layers.Dense(1)]
+            [
+                keras.Input(self.input_shape(5, 4)),
+                layer,
+                keras.layers.Flatten(),
+                keras.layers.Dense(1),
+            ]
         )
         model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
         before = [w.numpy().copy() for w in layer.trainable_weights]

@@ -4,6 +4,8 @@ Each one loops over the pairs (or the (map, field) terms) explicitly, so that it
 shares no algebraic shortcut with the layers it checks.
 """
 
+import itertools
+
 import numpy as np
 
 ACTIVATIONS = {
@@ -96,3 +98,72 @@ def cin_reference(inputs, kernels, biases, activation, split_half, mask=None):
             pooled.append(direct.sum(axis=1))
         rows.append(np.concatenate(pooled))
     return np.stack(rows)
+
+
+def anova_reference(inputs, degree, mask=None, reduce_sum=True):
+    """Blondel et al. (2016) Eq. (4): the explicit sum over all m-subsets."""
+    inputs = np.asarray(inputs, dtype=np.float64)
+    batch, num_fields, dim = inputs.shape
+    present = _present(mask, batch, num_fields)
+    out = np.zeros((batch, dim))
+    for b in range(batch):
+        for subset in itertools.combinations(range(num_fields), degree):
+            if all(present[b, i] for i in subset):
+                out[b] += np.prod(inputs[b, list(subset)], axis=0)
+    return out.sum(axis=1, keepdims=True) if reduce_sum else out
+
+
+def afm_reference(inputs, kernel, bias, projection_h, projection_p, mask=None):
+    """Xiao et al. (2017) Eqs. (3)-(5), pair by pair; ``projection_p`` None: pooled."""
+    inputs = np.asarray(inputs, dtype=np.float64)
+    batch, num_fields, dim = inputs.shape
+    present = _present(mask, batch, num_fields)
+    rows = []
+    for b in range(batch):
+        products, logits = [], []
+        for i in range(num_fields):
+            for j in range(i + 1, num_fields):
+                if present[b, i] and present[b, j]:
+                    product = inputs[b, i] * inputs[b, j]
+                    products.append(product)
+                    logits.append(
+                        np.maximum(product @ kernel + bias, 0.0) @ projection_h
+                    )
+        pooled = np.zeros(dim)
+        if products:
+            weights = np.exp(np.array(logits) - max(logits))
+            weights /= weights.sum()
+            pooled = sum(w * p for w, p in zip(weights, products, strict=True))
+        rows.append(pooled if projection_p is None else [pooled @ projection_p])
+    return np.array(rows)
+
+
+def interacting_reference(inputs, wq, wk, wv, wres, num_heads, use_scale, mask=None):
+    """Song et al. (2019) Eqs. (5)-(8), field by field and head by head."""
+    inputs = np.asarray(inputs, dtype=np.float64)
+    batch, num_fields, _ = inputs.shape
+    head_dim = wq.shape[1] // num_heads
+    present = _present(mask, batch, num_fields)
+    out = np.zeros((batch, num_fields, num_heads * head_dim))
+    for b in range(batch):
+        for i in range(num_fields):
+            if not present[b, i]:
+                continue
+            for h in range(num_heads):
+                cols = slice(h * head_dim, (h + 1) * head_dim)
+                q = inputs[b, i] @ wq[:, cols]
+                scores, values = [], []
+                for j in range(num_fields):
+                    if present[b, j]:
+                        score = q @ (inputs[b, j] @ wk[:, cols])
+                        scores.append(score / np.sqrt(head_dim) if use_scale else score)
+                        values.append(inputs[b, j] @ wv[:, cols])
+                weights = np.exp(np.array(scores) - max(scores))
+                weights /= weights.sum()
+                out[b, i, cols] = sum(
+                    w * v for w, v in zip(weights, values, strict=True)
+                )
+            if wres is not None:
+                out[b, i] += inputs[b, i] @ wres
+            out[b, i] = np.maximum(out[b, i], 0.0)
+    return out

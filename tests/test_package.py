@@ -16,11 +16,14 @@ def test_version_matches_distribution():
 
 def test_public_layers():
     assert sorted(layers.__all__) == [
+        "AFMInteraction",
+        "ANOVAInteraction",
         "CIN",
         "FMInteraction",
         "FieldAwareEmbedding",
         "FieldAwareFM",
         "FieldEmbedding",
+        "InteractingLayer",
         "SparseFM",
     ]
 
@@ -51,6 +54,7 @@ def test_every_init_argument_is_a_public_attribute_in_the_config(cls):
         "features": [IdFeature("a", 3), IdFeature("b", 4)],
         "embedding_dim": 2,
         "num_features": 5,
+        "degree": 3,
     }
     layer = cls(**{p.name: required[p.name] for p in parameters if p.name in required})
     config = layer.get_config()
