@@ -45,6 +45,14 @@ class FieldAwareEmbedding(FieldInputLayer):
             `RandomNormal(stddev=0.01)`.
         embeddings_regularizer: Optional regularizer of the latent table.
         weights_regularizer: Optional regularizer of the first-order weights.
+            Defaults to `None`.
+        embeddings_l2: float. L2 penalty on the field-aware vectors a batch uses
+            (``embeddings_l2 * sum ||v_row||^2 / batch_size``, added to the
+            loss), the usual CTR regularization; unlike
+            `embeddings_regularizer` it costs nothing for rows not in the
+            batch. Defaults to `0.0`.
+        use_first_order: bool. Whether to hold first-order weights and a bias;
+            if `False`, the first-order output is zeros. Defaults to `True`.
         **kwargs: Base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -83,6 +91,8 @@ class FieldAwareEmbedding(FieldInputLayer):
         embeddings_initializer: Any = None,
         embeddings_regularizer: Any = None,
         weights_regularizer: Any = None,
+        embeddings_l2: float = 0.0,
+        use_first_order: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -91,6 +101,8 @@ class FieldAwareEmbedding(FieldInputLayer):
             embeddings_initializer=embeddings_initializer,
             embeddings_regularizer=embeddings_regularizer,
             weights_regularizer=weights_regularizer,
+            embeddings_l2=embeddings_l2,
+            use_first_order=use_first_order,
             **kwargs,
         )
         if num_buckets is not None and (

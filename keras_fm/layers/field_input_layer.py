@@ -132,9 +132,22 @@ class FieldInputLayer(keras.layers.Layer):
         embeddings_initializer: Any = None,
         embeddings_regularizer: Any = None,
         weights_regularizer: Any = None,
+        embeddings_l2: float = 0.0,
+        use_first_order: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if not isinstance(use_first_order, bool):
+            raise ValueError(
+                f"`use_first_order` must be a bool. Received: {use_first_order!r}"
+            )
+        self.use_first_order = use_first_order
+        if not isinstance(embeddings_l2, (int, float)) or embeddings_l2 < 0:
+            raise ValueError(
+                "`embeddings_l2` must be a non-negative float. "
+                f"Received: embeddings_l2={embeddings_l2!r}"
+            )
+        self.embeddings_l2 = float(embeddings_l2)
         if (
             isinstance(embedding_dim, bool)
             or not isinstance(embedding_dim, int)
@@ -159,6 +172,8 @@ class FieldInputLayer(keras.layers.Layer):
                 self.preprocessors[feature.name] = preprocessor
 
     def build(self, input_shape: Any) -> None:
+        if not self.use_first_order:
+            return
         self.linear_weights = self.add_weight(
             name="linear_weights",
             shape=(self.num_rows,),
@@ -172,7 +187,6 @@ class FieldInputLayer(keras.layers.Layer):
 
     def call(self, inputs: Any) -> tuple[Any, Any]:
         ids, weights, fields = self.encode(inputs)
-        linear = tf.convert_to_tensor(self.linear_weights)
         num_fields = self.num_fields
         size = int(np.prod(self.vector_shape))
         if isinstance(ids, tf.RaggedTensor):
@@ -184,9 +198,11 @@ class FieldInputLayer(keras.layers.Layer):
             pooled = tf.math.unsorted_segment_sum(
                 flat * w[:, None], segments, batch * num_fields
             )
-            first = tf.math.unsorted_segment_sum(
-                tf.gather(linear, ids.flat_values) * w, rows, batch
-            )[:, None]
+            used = tf.cast(tf.not_equal(w, 0), self.compute_dtype)[:, None]
+            if self.use_first_order:
+                first = tf.math.unsorted_segment_sum(
+                    tf.gather(self.linear_weights, ids.flat_values) * w, rows, batch
+                )[:, None]
         else:
             w = tf.cast(weights, self.compute_dtype)
             assignment = tf.one_hot(fields, num_fields, dtype=self.compute_dtype)
@@ -194,8 +210,21 @@ class FieldInputLayer(keras.layers.Layer):
                 self.row_vectors(ids), (tf.shape(ids)[0], tf.shape(ids)[1], size)
             )
             pooled = tf.einsum("btx,tf->bfx", flat * w[..., None], assignment)
-            first = tf.reduce_sum(tf.gather(linear, ids) * w, axis=1, keepdims=True)
+            used = tf.cast(tf.not_equal(w, 0), self.compute_dtype)[..., None]
+            batch = tf.shape(ids)[0]
+            if self.use_first_order:
+                first = tf.reduce_sum(
+                    tf.gather(self.linear_weights, ids) * w, axis=1, keepdims=True
+                )
+        if self.embeddings_l2:
+            # L2 on the rows this batch uses (not the whole table), per example.
+            squares = tf.reduce_sum(
+                tf.square(tf.cast(flat, "float32")) * tf.cast(used, "float32")
+            )
+            self.add_loss(self.embeddings_l2 * squares / tf.cast(batch, "float32"))
         vectors = tf.reshape(pooled, (-1, num_fields, *self.vector_shape))
+        if not self.use_first_order:
+            return vectors, tf.zeros((batch, 1), self.compute_dtype)
         return vectors, first + tf.cast(self.bias, self.compute_dtype)
 
     def compute_output_shape(self, input_shape: Any) -> tuple[Any, Any]:
@@ -305,6 +334,8 @@ class FieldInputLayer(keras.layers.Layer):
                 "weights_regularizer": keras.regularizers.serialize(
                     self.weights_regularizer
                 ),
+                "embeddings_l2": self.embeddings_l2,
+                "use_first_order": self.use_first_order,
             }
         )
         return config

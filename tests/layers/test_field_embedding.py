@@ -221,3 +221,15 @@ def test_missing_input_and_wrong_shape_are_named():
         layer({"a": np.array([1])})
     with pytest.raises(ValueError, match="Feature 'a' is single-valued"):
         layer({"a": np.array([[1, 0]]), "b": np.array([1])})
+
+
+def test_embeddings_l2_penalizes_only_the_rows_in_the_batch():
+    layer = FieldEmbedding(
+        [IdFeature("a", 5), IdFeature("b", 5)], embedding_dim=2, embeddings_l2=0.1
+    )
+    data = {"a": np.array([1, 1]), "b": np.array([0, 3])}
+    layer(data)
+    table = layer.embeddings.numpy()
+    rows = [1, 6 + 0, 1, 6 + 3]  # b's rows follow a's 6 rows
+    expected = 0.1 * sum(np.sum(table[r] ** 2) for r in rows) / 2
+    assert float(sum(layer.losses)) == pytest.approx(expected, rel=1e-5)

@@ -1,0 +1,42 @@
+"""Ready models of the FM family, one builder each, built from feature specs."""
+
+from keras_fm.models.afm import build_afm
+from keras_fm.models.autoint import build_autoint
+from keras_fm.models.deepfm import build_deepfm
+from keras_fm.models.ffm import build_ffm
+from keras_fm.models.fm import build_fm
+from keras_fm.models.hofm import build_hofm
+from keras_fm.models.inputs import feature_inputs
+from keras_fm.models.nfm import build_nfm
+from keras_fm.models.output_range import OutputRange
+from keras_fm.models.tasks import TASKS, compile_for_task, task_loss, task_metrics
+from keras_fm.models.xdeepfm import build_xdeepfm
+
+BUILDERS = {
+    "fm": build_fm,
+    "ffm": build_ffm,
+    "deepfm": build_deepfm,
+    "xdeepfm": build_xdeepfm,
+    "afm": build_afm,
+    "autoint": build_autoint,
+    "nfm": build_nfm,
+    "hofm": build_hofm,
+}
+
+__all__ = [
+    "BUILDERS",
+    "TASKS",
+    "OutputRange",
+    "build_afm",
+    "build_autoint",
+    "build_deepfm",
+    "build_ffm",
+    "build_fm",
+    "build_hofm",
+    "build_nfm",
+    "build_xdeepfm",
+    "compile_for_task",
+    "feature_inputs",
+    "task_loss",
+    "task_metrics",
+]

@@ -1,0 +1,182 @@
+"""Every model of the zoo: built from specs, equal to its equation, trainable."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_fm.datasets import make_fm_data
+from keras_fm.features import IdFeature, LookupFeature, NumericFeature
+from keras_fm.models import BUILDERS, build_fm, compile_for_task
+from tests.layer_checklist import randomize_weights
+
+SMALL = {
+    "fm": {},
+    "ffm": {"num_buckets": 64},
+    "deepfm": {"dnn_units": (8, 4)},
+    "xdeepfm": {"dnn_units": (8,), "cin_layer_sizes": (4, 2)},
+    "afm": {"attention_units": 4},
+    "autoint": {"num_layers": 2, "head_dim": 4},
+    "autoint+": {"num_layers": 1, "head_dim": 4, "dnn_units": (8,)},
+    "nfm": {"dnn_units": (8,)},
+    "hofm": {"order": 3},
+}
+
+
+def specs():
+    return [
+        IdFeature("user", 20),
+        LookupFeature(
+            "genre", vocabulary=["a", "b", "c"], multivalent=True, combiner="mean"
+        ),
+        NumericFeature("age", transform="log"),
+    ]
+
+
+def batch(n=16, seed=0):
+    rng = np.random.default_rng(seed)
+    genres = [
+        list(rng.choice(["a", "b", "c", "z"], size=rng.integers(0, 3)))
+        for _ in range(n)
+    ]
+    return {
+        "user": tf.constant(rng.integers(0, 25, size=(n, 1))),
+        "genre": tf.ragged.constant(genres, dtype=tf.string, ragged_rank=1),
+        "age": tf.constant(rng.uniform(10, 60, size=(n, 1)).astype("float32")),
+    }
+
+
+def build(name, **kwargs):
+    builder = BUILDERS[name.rstrip("+")]
+    return builder(specs(), embedding_dim=4, **{**SMALL[name], **kwargs})
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_binary_model_outputs_sigmoid_of_its_logit(name):
+    model = build(name)
+    data = batch()
+    prediction = model(data)
+    logit = keras.Model(
+        model.inputs,
+        model.get_layer("logit").output
+        if "logit" in [l.name for l in model.layers]
+        else model.get_layer("attention_logit").output,
+    )(data)
+    assert prediction.shape == (16, 1)
+    np.testing.assert_allclose(prediction, tf.sigmoid(logit), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_trains_saves_and_reloads(name, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = compile_for_task(
+        build(name), "binary", optimizer=keras.optimizers.Adam(0.05)
+    )
+    data = batch(64)
+    labels = (data["age"].numpy()[:, 0] > 35).astype("float32")
+    first = model.evaluate(data, labels, verbose=0, return_dict=True)
+    model.fit(data, labels, epochs=20, batch_size=64, verbose=0)
+    last = model.evaluate(data, labels, verbose=0, return_dict=True)
+    assert last["logloss"] < first["logloss"]
+    model.save(tmp_path / "m.keras")
+    revived = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(
+        revived.predict(data, verbose=0),
+        model.predict(data, verbose=0),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def layer_outputs(model, names, data):
+    return keras.Model(model.inputs, [model.get_layer(n).output for n in names])(data)
+
+
+def test_fm_is_its_equation():
+    model = build("fm")
+    randomize_weights(model.get_layer("embedding"), seed=1)
+    data = batch()
+    vectors, first = model.get_layer("embedding")(data)
+    v = vectors.numpy().astype("float64")
+    pairs = sum(v[:, i] * v[:, j] for i in range(3) for j in range(i + 1, 3)).sum(
+        axis=1
+    )
+    np.testing.assert_allclose(
+        model(data)[:, 0], 1 / (1 + np.exp(-(first[:, 0] + pairs))), rtol=1e-5
+    )
+
+
+def test_deepfm_is_first_order_plus_fm_plus_dnn():
+    model = build("deepfm")
+    data = batch()
+    first, fm, deep = (
+        layer_outputs(model, ["embedding", "fm", "dnn_logit"], data)[0][1],
+        *layer_outputs(model, ["fm", "dnn_logit"], data),
+    )
+    np.testing.assert_allclose(model(data), tf.sigmoid(first + fm + deep), rtol=1e-5)
+
+
+def test_xdeepfm_is_first_order_plus_cin_plus_dnn():
+    model = build("xdeepfm")
+    data = batch()
+    first = model.get_layer("embedding")(data)[1]
+    cin, deep = layer_outputs(model, ["cin_logit", "dnn_logit"], data)
+    np.testing.assert_allclose(model(data), tf.sigmoid(first + cin + deep), rtol=1e-5)
+
+
+def test_regression_with_output_range_clips():
+    model = build_fm(
+        specs(), embedding_dim=4, task="regression", output_range=(1.0, 5.0)
+    )
+    model.get_layer("embedding").bias.assign(10.0)
+    np.testing.assert_allclose(model(batch()), 5.0)
+    assert model.get_layer("prediction").get_config()["maximum"] == 5.0
+
+
+def test_matrix_factorization_special_case():
+    """FM on one-hot user + item with no first-order term is exactly <u, i>."""
+    features = [IdFeature("user", 6), IdFeature("item", 9)]
+    model = build_fm(
+        features, embedding_dim=3, use_first_order=False, task="regression"
+    )
+    embedding = model.get_layer("embedding")
+    randomize_weights(embedding, seed=4)
+    table = embedding.embeddings.numpy()
+    users, items = np.array([[0], [5], [2]]), np.array([[8], [1], [3]])
+    expected = [
+        table[u] @ table[7 + i] for u, i in zip(users[:, 0], items[:, 0], strict=True)
+    ]
+    np.testing.assert_allclose(
+        model({"user": users, "item": items})[:, 0], expected, rtol=1e-5
+    )
+
+
+def test_fm_model_recovers_a_true_fm():
+    keras.utils.set_random_seed(0)
+    data = make_fm_data(
+        20_000, vocabulary_sizes=(10, 8, 12, 6), rank=2, task="regression", seed=9
+    )
+    train, test = data.split(0.9)
+    features = [
+        IdFeature(n, v)
+        for n, v in zip(data.field_names, data.vocabulary_sizes, strict=True)
+    ]
+    model = compile_for_task(
+        build_fm(features, embedding_dim=2, task="regression"),
+        "regression",
+        keras.optimizers.Adam(0.02),
+    )
+    model.fit(train.features(), train.labels, batch_size=256, epochs=12, verbose=0)
+    rmse = model.evaluate(test.features(), test.labels, verbose=0, return_dict=True)[
+        "rmse"
+    ]
+    assert rmse < 1.25 * test.noise_floor()["rmse"]
+
+
+def test_bad_task_and_order():
+    with pytest.raises(ValueError, match="`task` must be one of"):
+        build_fm(specs(), task="ranking")
+    with pytest.raises(ValueError, match="`order` must be an int >= 2"):
+        BUILDERS["hofm"](specs(), order=1)
+    with pytest.raises(ValueError, match="regression only"):
+        build_fm(specs(), output_range=(0, 1))
