@@ -1,10 +1,17 @@
 """The ``keras-fm`` command line: a thin layer over the library."""
 
 import argparse
+import json
+import os
+import re
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from keras_fm.version import __version__
+
+FORMATS = ("libsvm", "libffm", "csv")
+MODELS = ("fm", "ffm", "deepfm", "xdeepfm", "afm", "autoint", "nfm", "hofm")
 
 
 def _positive_int(text: str) -> int:
@@ -17,6 +24,20 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected integers like 400,400, got {text!r}"
+        ) from None
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=FORMATS, required=True, help="file format")
+    parser.add_argument("--batch-size", type=_positive_int, default=4096)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +53,70 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"keras-fm {__version__}"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train", help="train a model on libsvm, libffm or CSV files"
+    )
+    train.add_argument("--model", choices=MODELS, required=True)
+    train.add_argument(
+        "--train", nargs="+", required=True, help="training files or globs"
+    )
+    train.add_argument(
+        "--valid", nargs="+", default=[], help="validation files (model selection)"
+    )
+    train.add_argument("--test", nargs="+", default=[], help="test files")
+    train.add_argument("--task", choices=("binary", "regression"), required=True)
+    train.add_argument(
+        "--model-dir", required=True, help="where to write the model and metrics"
+    )
+    _add_data_arguments(train)
+    train.add_argument(
+        "--num-features",
+        type=_positive_int,
+        help="feature space size (default: from the data)",
+    )
+    train.add_argument(
+        "--num-fields",
+        type=_positive_int,
+        help="number of fields (default: from the data)",
+    )
+    train.add_argument(
+        "--fields-by-position",
+        action="store_true",
+        help="libsvm: pair k of each row is field k",
+    )
+    train.add_argument("--label-column", help="CSV: the label column")
+    train.add_argument(
+        "--numeric-columns", default="", help="CSV: comma-separated numeric columns"
+    )
+    train.add_argument("--field-delim", default=",", help="CSV: delimiter (default: ,)")
+    train.add_argument("--embedding-dim", type=_positive_int, default=10)
+    train.add_argument("--dnn-units", type=_int_list, default=[400, 400, 400])
+    train.add_argument("--cin-layer-sizes", type=_int_list, default=[16, 16])
+    train.add_argument("--dropout", type=float, default=0.0)
+    train.add_argument(
+        "--l2", type=float, default=0.0, help="L2 on the embeddings of each batch"
+    )
+    train.add_argument("--epochs", type=_positive_int, default=20)
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--patience", type=_positive_int, default=2)
+    train.add_argument("--seed", type=int, default=0)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="metrics of a trained model on files"
+    )
+    evaluate.add_argument("--model-dir", required=True)
+    evaluate.add_argument("--data", nargs="+", required=True)
+    _add_data_arguments(evaluate)
+
+    predict = commands.add_parser(
+        "predict", help="one prediction per input row, in order"
+    )
+    predict.add_argument("--model-dir", required=True)
+    predict.add_argument("--data", nargs="+", required=True)
+    predict.add_argument("--output", required=True)
+    _add_data_arguments(predict)
+
     demo = commands.add_parser(
         "demo",
         help="train, evaluate and export a model on generated data",
@@ -65,6 +150,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(error: BaseException) -> str:
+    """A readable single line for any error, malformed-input ones included."""
+    text = str(getattr(error, "message", None) or error)
+    found = re.search(r"keras_fm: malformed input: [^\]\n]*", text)
+    if found:
+        return found.group(0).rstrip("'\" ")
+    return " ".join(text.split())[:500] or type(error).__name__
+
+
+def _run(args: argparse.Namespace) -> Any:
+    from keras_fm import commands
+
+    if args.command == "demo":
+        from keras_fm.demo import format_report, run_demo
+
+        report = run_demo(args.output_dir, args.examples, args.epochs, seed=args.seed)
+        print(format_report(report))
+        return None
+    if args.command == "train":
+        from keras_fm.data.formats import DataFormat
+
+        data_format = DataFormat(
+            args.format,
+            num_features=args.num_features,
+            num_fields=args.num_fields,
+            fields_by_position=args.fields_by_position,
+            label_column=args.label_column,
+            numeric_columns=[c for c in args.numeric_columns.split(",") if c],
+            field_delim=args.field_delim,
+        )
+        return commands.train(
+            args.model,
+            data_format,
+            args.train,
+            args.model_dir,
+            args.task,
+            valid_paths=args.valid,
+            test_paths=args.test,
+            embedding_dim=args.embedding_dim,
+            dnn_units=args.dnn_units,
+            cin_layer_sizes=args.cin_layer_sizes,
+            dropout=args.dropout,
+            l2=args.l2,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            patience=args.patience,
+            seed=args.seed,
+        )
+    if args.command == "evaluate":
+        _check_format(args)
+        return commands.evaluate(args.model_dir, args.data, args.batch_size)
+    _check_format(args)
+    count = commands.predict(args.model_dir, args.data, args.output, args.batch_size)
+    return {"predictions": count, "output": args.output}
+
+
+def _check_format(args: argparse.Namespace) -> None:
+    run = os.path.join(args.model_dir, "run.json")
+    if os.path.isfile(run):
+        with open(run) as handle:
+            trained = json.load(handle)["data_format"]["format"]
+        if trained != args.format:
+            raise ValueError(
+                f"the model in {args.model_dir} was trained on {trained} data, "
+                f"not {args.format}"
+            )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the ``keras-fm`` command and returns its exit code."""
     parser = build_parser()
@@ -72,20 +226,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    if args.command == "demo":
-        from keras_fm.demo import format_report, run_demo
-
-        try:
-            report = run_demo(
-                output_dir=args.output_dir,
-                num_examples=args.examples,
-                epochs=args.epochs,
-                seed=args.seed,
-            )
-        except (OSError, ValueError, RuntimeError) as error:
-            print(f"keras-fm demo: error: {error}", file=sys.stderr)
-            return 1
-        print(format_report(report))
+    try:
+        result = _run(args)
+    except Exception as error:  # the CLI reports every error on one line
+        print(f"keras-fm {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    if result is not None:
+        print(json.dumps(result))
     return 0
 
 

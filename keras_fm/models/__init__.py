@@ -9,6 +9,7 @@ from keras_fm.models.hofm import build_hofm
 from keras_fm.models.inputs import feature_inputs
 from keras_fm.models.nfm import build_nfm
 from keras_fm.models.output_range import OutputRange
+from keras_fm.models.sparse_fm import build_sparse_fm
 from keras_fm.models.tasks import TASKS, compile_for_task, task_loss, task_metrics
 from keras_fm.models.xdeepfm import build_xdeepfm
 
@@ -34,6 +35,7 @@ __all__ = [
     "build_fm",
     "build_hofm",
     "build_nfm",
+    "build_sparse_fm",
     "build_xdeepfm",
     "compile_for_task",
     "feature_inputs",

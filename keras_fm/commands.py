@@ -1,0 +1,153 @@
+"""What the ``keras-fm`` commands do, as importable functions."""
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_fm.data.formats import DataFormat
+from keras_fm.models import BUILDERS, build_sparse_fm, compile_for_task
+from keras_fm.training import training_callbacks
+
+MODEL_FILE = "model.keras"
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.json"
+DNN_MODELS = ("deepfm", "xdeepfm", "nfm", "autoint")
+
+
+def _metrics(model: keras.Model, dataset: Any, task: str) -> dict[str, float]:
+    scores = model.evaluate(dataset, verbose=0, return_dict=True)
+    names = ("auc", "logloss") if task == "binary" else ("rmse",)
+    return {name: round(float(scores[name]), 6) for name in names}
+
+
+def _model_kwargs(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    kwargs = {"embedding_dim": options["embedding_dim"], "embeddings_l2": options["l2"]}
+    if name in DNN_MODELS:
+        kwargs.update(
+            {"dnn_units": tuple(options["dnn_units"]), "dropout": options["dropout"]}
+        )
+    if name == "xdeepfm":
+        kwargs["cin_layer_sizes"] = tuple(options["cin_layer_sizes"])
+    return kwargs
+
+
+def train(
+    model_name: str,
+    data_format: DataFormat,
+    train_paths: Sequence[str],
+    model_dir: str,
+    task: str,
+    valid_paths: Sequence[str] = (),
+    test_paths: Sequence[str] = (),
+    embedding_dim: int = 10,
+    dnn_units: Sequence[int] = (400, 400, 400),
+    cin_layer_sizes: Sequence[int] = (16, 16),
+    dropout: float = 0.0,
+    l2: float = 0.0,
+    epochs: int = 20,
+    batch_size: int = 4096,
+    learning_rate: float = 1e-3,
+    patience: int = 2,
+    seed: int = 0,
+    verbose: int = 2,
+) -> dict[str, Any]:
+    """Trains a model of the zoo on files; writes the model and its metrics.
+
+    Returns:
+        ``{"valid": {...}, "test": {...}}`` (AUC and log loss for binary
+        tasks, RMSE for regression), also written to ``metrics.json``.
+    """
+    if model_name not in BUILDERS:
+        raise ValueError(
+            f"unknown model {model_name!r}; choose from {sorted(BUILDERS)}"
+        )
+    keras.utils.set_random_seed(seed)
+    out = Path(model_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data_format = data_format.infer_sizes([*train_paths, *valid_paths, *test_paths])
+    train_data = data_format.read(
+        train_paths, task, batch_size, shuffle_buffer=100_000, seed=seed
+    )
+    valid_data = (
+        data_format.read(valid_paths, task, batch_size) if valid_paths else None
+    )
+    if data_format.has_fields:
+        options = {
+            "embedding_dim": embedding_dim,
+            "l2": l2,
+            "dnn_units": dnn_units,
+            "dropout": dropout,
+            "cin_layer_sizes": cin_layer_sizes,
+        }
+        builder: Any = BUILDERS[model_name]
+        model = builder(
+            data_format.feature_specs(train_data),
+            task=task,
+            **_model_kwargs(model_name, options),
+        )
+    elif model_name == "fm":
+        model = build_sparse_fm(
+            data_format.num_features or 1, embedding_dim=embedding_dim, task=task
+        )
+    else:
+        raise ValueError(
+            f"{model_name} needs fields: use libffm data, or libsvm rows with one "
+            "feature per field and --fields-by-position"
+        )
+    compile_for_task(model, task, keras.optimizers.Adam(learning_rate))
+    monitor, mode = ("val_auc", "max") if task == "binary" else ("val_rmse", "min")
+    if valid_data is None:
+        monitor, mode = monitor[4:], mode
+    model.fit(
+        train_data,
+        validation_data=valid_data,
+        epochs=epochs,
+        callbacks=training_callbacks(
+            out, monitor=monitor, mode=mode, patience=patience, resume=False
+        ),
+        verbose=verbose,
+    )
+    model.save(out / MODEL_FILE)  # the best weights, restored by early stopping
+    run = {"model": model_name, "task": task, "data_format": data_format.to_dict()}
+    (out / RUN_FILE).write_text(json.dumps(run, indent=2))
+    metrics: dict[str, Any] = {
+        "valid": _metrics(model, valid_data, task) if valid_data is not None else {},
+        "test": _metrics(model, data_format.read(test_paths, task, batch_size), task)
+        if test_paths
+        else {},
+    }
+    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def _load(model_dir: str) -> tuple[keras.Model, DataFormat, str]:
+    folder = Path(model_dir)
+    if not (folder / MODEL_FILE).is_file():
+        raise FileNotFoundError(
+            f"no trained model in {model_dir!r} (missing {MODEL_FILE})"
+        )
+    model = keras.saving.load_model(folder / MODEL_FILE)
+    run = json.loads((folder / RUN_FILE).read_text())
+    return model, DataFormat(**run["data_format"]), run["task"]
+
+
+def evaluate(
+    model_dir: str, paths: Sequence[str], batch_size: int = 4096
+) -> dict[str, float]:
+    """The trained model's metrics on ``paths``."""
+    model, data_format, task = _load(model_dir)
+    return _metrics(model, data_format.read(paths, task, batch_size), task)
+
+
+def predict(
+    model_dir: str, paths: Sequence[str], output: str, batch_size: int = 4096
+) -> int:
+    """Writes one prediction per input row, in input order; returns the count."""
+    model, data_format, task = _load(model_dir)
+    predictions = model.predict(data_format.read(paths, task, batch_size), verbose=0)
+    np.savetxt(output, predictions.reshape(-1), fmt="%.6g")
+    return int(predictions.shape[0])

@@ -1,0 +1,166 @@
+"""keras-fm train / evaluate / predict on small generated files."""
+
+import json
+
+import numpy as np
+import pytest
+
+from keras_fm.cli import main
+from keras_fm.datasets import make_fm_data
+from tests.data.text_files import write_lines
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A generated data set as libFM (one-hot, by position), libffm and CSV files."""
+    folder = tmp_path_factory.mktemp("data")
+    data = make_fm_data(6000, vocabulary_sizes=(8, 6, 10), rank=2, seed=11)
+    offsets = np.cumsum([0, *data.vocabulary_sizes[:-1]])
+    parts = dict(zip(["train", "valid", "test"], data.split(0.7, 0.15), strict=True))
+    for name, part in parts.items():
+        ids = part.ids + offsets
+        labels = part.labels.astype(int)
+        write_lines(
+            folder / f"{name}.libfm",
+            [
+                f"{y} " + " ".join(f"{i}:1" for i in row)
+                for y, row in zip(labels, ids, strict=True)
+            ],
+        )
+        write_lines(
+            folder / f"{name}.ffm",
+            [
+                f"{y} " + " ".join(f"{f}:{i}:1" for f, i in enumerate(row))
+                for y, row in zip(labels, ids, strict=True)
+            ],
+        )
+        rows = [
+            f"{y},u{a},i{b},{c * 1.5}"
+            for y, (a, b, c) in zip(labels, part.ids, strict=True)
+        ]
+        write_lines(folder / f"{name}.csv", ["clicked,user,item,price", *rows])
+    return folder
+
+
+def run(capsys, *args):
+    code = main(list(map(str, args)))
+    captured = capsys.readouterr()
+    return code, captured.out.strip().splitlines(), captured.err.strip()
+
+
+def train_args(files, fmt, model, tmp_path, *extra):
+    suffix = {"libsvm": "libfm", "libffm": "ffm", "csv": "csv"}[fmt]
+    return [
+        "train", "--model", model, "--format", fmt, "--task", "binary",
+        "--train", files / f"train.{suffix}", "--valid", files / f"valid.{suffix}",
+        "--test", files / f"test.{suffix}", "--model-dir", tmp_path / "model",
+        "--epochs", "3", "--batch-size", "512", "--learning-rate", "0.02",
+        "--embedding-dim", "4", "--dnn-units", "16", *extra,
+    ]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("fmt", "model", "extra"),
+    [
+        ("libsvm", "fm", []),
+        ("libsvm", "deepfm", ["--fields-by-position"]),
+        ("libffm", "ffm", []),
+        ("csv", "xdeepfm", ["--label-column", "clicked", "--numeric-columns", "price"]),
+    ],
+)
+def test_train_evaluate_predict(files, tmp_path, capsys, fmt, model, extra):
+    code, out, err = run(capsys, *train_args(files, fmt, model, tmp_path, *extra))
+    assert code == 0, err
+    metrics = json.loads(out[-1])
+    assert set(metrics) == {"valid", "test"} and set(metrics["test"]) == {
+        "auc",
+        "logloss",
+    }
+    assert metrics["test"]["auc"] > 0.6
+    assert json.loads((tmp_path / "model" / "metrics.json").read_text()) == metrics
+    suffix = {"libsvm": "libfm", "libffm": "ffm", "csv": "csv"}[fmt]
+    test_file = files / f"test.{suffix}"
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        "--model-dir",
+        tmp_path / "model",
+        "--data",
+        test_file,
+        "--format",
+        fmt,
+    )
+    assert code == 0 and json.loads(out[-1]) == pytest.approx(metrics["test"], abs=1e-5)
+    output = tmp_path / "predictions.txt"
+    code, out, _ = run(
+        capsys,
+        "predict",
+        "--model-dir",
+        tmp_path / "model",
+        "--data",
+        test_file,
+        "--format",
+        fmt,
+        "--output",
+        output,
+    )
+    predictions = np.loadtxt(output)
+    assert (
+        code == 0
+        and len(predictions) == 900
+        and ((predictions > 0) & (predictions < 1)).all()
+    )
+
+
+def test_missing_file_is_a_one_line_error(files, tmp_path, capsys):
+    args = train_args(files, "libsvm", "fm", tmp_path)
+    args[args.index("--train") + 1] = tmp_path / "nope.libfm"
+    code, _, err = run(capsys, *args)
+    assert code == 1 and "No such file" in err and "\n" not in err
+
+
+def test_field_model_without_fields_is_an_error(files, tmp_path, capsys):
+    code, _, err = run(capsys, *train_args(files, "libsvm", "deepfm", tmp_path))
+    assert code == 1 and "--fields-by-position" in err
+
+
+def test_malformed_line_is_reported_with_its_location(files, tmp_path, capsys):
+    bad = tmp_path / "bad.libfm"
+    write_lines(bad, ["1 0:1 9:1 15:1", "0 3:1 x:1 20:1"])
+    args = train_args(files, "libsvm", "fm", tmp_path)
+    args[args.index("--train") + 1] = bad
+    code, _, err = run(capsys, *args)
+    assert code == 1
+    assert (
+        err
+        == f"keras-fm train: error: keras_fm: malformed input: {bad}:2: non-numeric feature index: `x:1`"
+    )
+
+
+def test_evaluate_without_a_model_and_with_the_wrong_format(files, tmp_path, capsys):
+    code, _, err = run(
+        capsys,
+        "evaluate",
+        "--model-dir",
+        tmp_path,
+        "--data",
+        files / "test.ffm",
+        "--format",
+        "libffm",
+    )
+    assert code == 1 and "no trained model" in err
+    (tmp_path / "run.json").write_text(
+        json.dumps({"data_format": {"format": "libsvm"}})
+    )
+    code, _, err = run(
+        capsys,
+        "evaluate",
+        "--model-dir",
+        tmp_path,
+        "--data",
+        files / "test.ffm",
+        "--format",
+        "libffm",
+    )
+    assert code == 1 and "trained on libsvm data" in err

@@ -1,0 +1,139 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_fm.datasets import make_fm_data
+from keras_fm.features import IdFeature
+from keras_fm.models import build_fm, compile_for_task
+from keras_fm.training import training_callbacks
+
+
+def small_problem(seed=0):
+    data = make_fm_data(4000, vocabulary_sizes=(6, 5, 7), rank=2, seed=seed)
+    train, valid = data.split(0.8)
+    features = [
+        IdFeature(n, v)
+        for n, v in zip(data.field_names, data.vocabulary_sizes, strict=True)
+    ]
+    return features, train, valid
+
+
+def fresh_model(features):
+    model = build_fm(features, embedding_dim=2)
+    return compile_for_task(model, "binary", keras.optimizers.Adam(0.05))
+
+
+def test_callbacks_are_keras_own_and_configured(tmp_path):
+    callbacks = training_callbacks(
+        tmp_path, monitor="val_logloss", mode="min", patience=3
+    )
+    kinds = {type(c): c for c in callbacks}
+    early = kinds[keras.callbacks.EarlyStopping]
+    assert (
+        early.monitor == "val_logloss"
+        and early.patience == 3
+        and early.restore_best_weights
+    )
+    assert kinds[keras.callbacks.ReduceLROnPlateau].factor == pytest.approx(0.1)
+    assert (
+        keras.callbacks.ModelCheckpoint in kinds
+        and keras.callbacks.BackupAndRestore in kinds
+    )
+    assert len(training_callbacks()) == 2
+
+
+def test_checkpoint_holds_the_best_model(tmp_path):
+    keras.utils.set_random_seed(0)
+    features, train, valid = small_problem()
+    model = fresh_model(features)
+    model.fit(
+        train.features(),
+        train.labels,
+        validation_data=(valid.features(), valid.labels),
+        epochs=4,
+        batch_size=256,
+        callbacks=training_callbacks(tmp_path),
+        verbose=0,
+    )
+    best = keras.saving.load_model(tmp_path / "model.keras")
+    scores = best.evaluate(valid.features(), valid.labels, verbose=0, return_dict=True)
+    # EarlyStopping restored the best weights: the live model is the checkpoint.
+    np.testing.assert_allclose(
+        best.predict(valid.features(), verbose=0),
+        model.predict(valid.features(), verbose=0),
+        rtol=1e-6,
+    )
+    assert scores["auc"] > 0.6
+
+
+class Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt("simulated crash after epoch 2")
+
+
+def test_resumes_after_an_interruption(tmp_path):
+    keras.utils.set_random_seed(0)
+    features, train, valid = small_problem()
+    kwargs = {
+        "validation_data": (valid.features(), valid.labels),
+        "epochs": 4,
+        "batch_size": 256,
+        "verbose": 0,
+    }
+    callbacks = training_callbacks(tmp_path, patience=10)
+    model = fresh_model(features)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(
+            train.features(),
+            train.labels,
+            callbacks=[*callbacks, Interrupt()],
+            **kwargs,
+        )
+    restarted = fresh_model(features)
+    history = restarted.fit(
+        train.features(),
+        train.labels,
+        callbacks=training_callbacks(tmp_path, patience=10),
+        **kwargs,
+    )
+    assert len(history.history["loss"]) == 2  # epochs 3 and 4 only
+
+
+def test_same_seed_same_model():
+    features, train, _ = small_problem()
+    predictions = []
+    for _ in range(2):
+        keras.utils.set_random_seed(7)
+        model = fresh_model(features)
+        model.fit(train.features(), train.labels, epochs=1, batch_size=256, verbose=0)
+        predictions.append(model.predict(train.features(), verbose=0))
+    np.testing.assert_array_equal(predictions[0], predictions[1])
+
+
+def test_sample_and_class_weights_change_training():
+    features, train, _ = small_problem()
+    results = []
+    for kwargs in (
+        {},
+        {"class_weight": {0: 1.0, 1: 5.0}},
+        {"sample_weight": np.linspace(0, 2, len(train)).astype("float32")},
+    ):
+        keras.utils.set_random_seed(3)
+        model = fresh_model(features)
+        model.fit(
+            train.features(),
+            train.labels,
+            epochs=1,
+            batch_size=256,
+            verbose=0,
+            **kwargs,
+        )
+        results.append(model.predict(train.features(), verbose=0).mean())
+    assert results[1] > results[0]  # up-weighting clicks raises the predicted rate
+    assert results[2] != results[0]
+
+
+def test_bad_mode():
+    with pytest.raises(ValueError, match="`mode` must be one of"):
+        training_callbacks(mode="up")
