@@ -132,10 +132,8 @@ def test_malformed_line_is_reported_with_its_location(files, tmp_path, capsys):
     args[args.index("--train") + 1] = bad
     code, _, err = run(capsys, *args)
     assert code == 1
-    assert (
-        err
-        == f"keras-fm train: error: keras_fm: malformed input: {bad}:2: non-numeric feature index: `x:1`"
-    )
+    expected = f"{bad}:2: non-numeric feature index: `x:1`"
+    assert err == f"keras-fm train: error: keras_fm: malformed input: {expected}"
 
 
 def test_evaluate_without_a_model_and_with_the_wrong_format(files, tmp_path, capsys):

@@ -37,7 +37,12 @@ PUBLISHED = {
 }
 SETTINGS = {
     "fm": {"embedding_dim": 10, "embeddings_l2": 1e-3},
-    "deepfm": {"embedding_dim": 10, "dropout": 0.2, "batch_norm": True, "embeddings_l2": 1e-3},
+    "deepfm": {
+        "embedding_dim": 10,
+        "dropout": 0.2,
+        "batch_norm": True,
+        "embeddings_l2": 1e-3,
+    },
     "xdeepfm": {
         "embedding_dim": 10,
         "dropout": 0.2,
