@@ -1,6 +1,14 @@
 """keras_fm: factorization machines and their deep descendants for Keras 3."""
 
-from keras_fm import data, datasets, features, layers, models
+from keras_fm import data, datasets, features, layers, models, ranking
 from keras_fm.version import __version__
 
-__all__ = ["__version__", "data", "datasets", "features", "layers", "models"]
+__all__ = [
+    "__version__",
+    "data",
+    "datasets",
+    "features",
+    "layers",
+    "models",
+    "ranking",
+]

@@ -1,0 +1,89 @@
+"""Hit rate and NDCG at K over sampled or full candidate sets."""
+
+import math
+from collections.abc import Mapping
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_fm.ranking.negative_sampling import ItemCatalog
+
+
+def ranking_metrics(
+    scorer: keras.Model,
+    examples: Mapping[str, np.ndarray],
+    catalog: ItemCatalog,
+    k: int = 10,
+    num_candidates: int | None = 100,
+    seen: Mapping[int, set[int]] | None = None,
+    user_feature: str | None = None,
+    seed: int = 0,
+    batch_size: int = 8192,
+) -> dict[str, float]:
+    """HR@K and NDCG@K of held-out positives against candidate items.
+
+    For each held-out positive (one row of ``examples``), the candidates are
+    its item and either ``num_candidates`` items drawn uniformly without
+    replacement from the items the user has not interacted with (the
+    "sampled" protocol of NCF and many FM papers: 100 negatives), or, with
+    ``num_candidates=None``, every such item (the "full" protocol, stricter
+    and slower). The positive's rank ``r`` (0 = first; ties count against
+    it) gives ``HR@K = [r < K]`` and ``NDCG@K = [r < K] / log2(r + 2)``,
+    averaged over the positives.
+
+    Args:
+        scorer: model from features to a `(batch, 1)` score.
+        examples: dict of NumPy arrays, one row per held-out positive.
+        catalog: the `ItemCatalog` (item input name, number of items, side
+            features of the items).
+        k: the cut-off. Defaults to `10`.
+        num_candidates: negatives per positive, or None for all items.
+        seen: Optional dict from user id to the item ids to exclude from its
+            negatives (its training and test positives).
+        user_feature: the user input's name (needed with ``seen``).
+        seed: seed of the negative sampling.
+        batch_size: scoring batch size.
+
+    Returns:
+        ``{"hr@K": ..., "ndcg@K": ...}``.
+    """
+    rng = np.random.default_rng(seed)
+    items = np.asarray(examples[catalog.item_feature]).reshape(-1)
+    users = np.asarray(examples[user_feature]).reshape(-1) if user_feature else None
+    item_shape = np.asarray(examples[catalog.item_feature]).shape[1:]
+    all_items = np.arange(catalog.num_items)
+    ranks: list[int] = []
+    rows = list(range(len(items)))
+    while rows:
+        chunk: list[int] = []
+        group: list[np.ndarray] = []
+        size = 0
+        while rows and size < batch_size:
+            row = rows.pop(0)
+            excluded = {int(items[row])}
+            if seen is not None and users is not None:
+                excluded |= set(seen.get(int(users[row]), ()))
+            pool = np.setdiff1d(all_items, np.fromiter(excluded, dtype="int64"))
+            if num_candidates is not None and num_candidates < len(pool):
+                pool = rng.choice(pool, size=num_candidates, replace=False)
+            chunk.append(row)
+            group.append(np.concatenate([[items[row]], pool]).astype("int64"))
+            size += len(group[-1])
+        repeats = [len(c) for c in group]
+        base = {
+            name: tf.constant(np.repeat(np.asarray(v)[chunk], repeats, axis=0))
+            for name, v in examples.items()
+        }
+        candidates = np.concatenate(group).reshape(-1, *item_shape)
+        features = catalog.with_items(base, tf.constant(candidates))
+        scores = np.asarray(scorer.predict(features, batch_size=batch_size, verbose=0))
+        scores = scores.reshape(-1)
+        start = 0
+        for count in repeats:
+            block = scores[start : start + count]
+            ranks.append(int(np.sum(block[1:] >= block[0])))
+            start += count
+    hits = [float(rank < k) for rank in ranks]
+    gains = [1.0 / math.log2(rank + 2) if rank < k else 0.0 for rank in ranks]
+    return {f"hr@{k}": float(np.mean(hits)), f"ndcg@{k}": float(np.mean(gains))}
