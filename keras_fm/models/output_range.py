@@ -14,7 +14,10 @@ class OutputRange(keras.layers.Layer):
 
     libFM clips its regression predictions to the range of the training
     targets; this layer does the same inside the model, so that the exported
-    model clips too. The gradient is zero outside the range.
+    model clips too. As in libFM, clipping applies to predictions only: in
+    training the scores pass unclipped, so that a score outside the range
+    still gets a gradient (a model initialised near 0 for ratings 1 to 5
+    would otherwise never learn).
 
     Args:
         minimum: float. The smallest prediction.
@@ -23,6 +26,7 @@ class OutputRange(keras.layers.Layer):
 
     Call arguments:
         inputs: Tensor of any shape.
+        training: Python bool; clipping is skipped when true.
 
     Returns:
         The clipped tensor, same shape and dtype.
@@ -43,7 +47,9 @@ class OutputRange(keras.layers.Layer):
         self.minimum = float(minimum)
         self.maximum = float(maximum)
 
-    def call(self, inputs: Any) -> Any:
+    def call(self, inputs: Any, training: Any = None) -> Any:
+        if training:
+            return inputs
         return ops.clip(inputs, self.minimum, self.maximum)
 
     def compute_output_shape(self, input_shape: Any) -> Any:

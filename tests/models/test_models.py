@@ -173,3 +173,12 @@ def test_bad_task_and_order():
         BUILDERS["hofm"](specs(), order=1)
     with pytest.raises(ValueError, match="regression only"):
         build_fm(specs(), output_range=(0, 1))
+
+
+def test_output_range_clips_predictions_but_not_training():
+    from keras_fm.models import OutputRange
+
+    layer = OutputRange(1.0, 5.0)
+    x = np.array([[0.0], [7.0]], "float32")
+    np.testing.assert_allclose(layer(x), [[1.0], [5.0]])
+    np.testing.assert_allclose(layer(x, training=True), x)
