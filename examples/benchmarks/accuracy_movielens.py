@@ -148,7 +148,7 @@ def main():
     parser.add_argument("--data", type=Path, default=default)
     parser.add_argument("--folds", default="1,2,3,4,5")
     parser.add_argument("--embedding-dim", type=int, default=16)
-    parser.add_argument("--l2", type=float, default=0.05)
+    parser.add_argument("--l2", type=float, default=0.1)
     parser.add_argument("--learning-rate", type=float, default=0.003)
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=256)

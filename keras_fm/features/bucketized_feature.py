@@ -9,7 +9,11 @@ import numpy as np
 import tensorflow as tf
 
 from keras_fm.features.feature import Feature, present_weights
-from keras_fm.features.numeric_feature import TRANSFORMS, apply_transform
+from keras_fm.features.numeric_feature import (
+    TRANSFORMS,
+    apply_transform,
+    observed_values,
+)
 from keras_fm.registration import register
 
 
@@ -96,14 +100,7 @@ class BucketizedFeature(Feature):
         return tf.cast(preprocessor(values), tf.int32), present
 
     def adapted(self, values: Any) -> "BucketizedFeature":
-        values = np.asarray(values, dtype="float64")
-        values = values[~np.isnan(values)]
-        if values.size == 0:
-            raise ValueError(
-                f"Feature {self.name!r}: no non-missing value to adapt on."
-            )
-        if self.transform == "log":
-            values = np.sign(values) * np.log1p(np.abs(values))
+        values = observed_values(values, self.transform, self.name)
         assert self.num_bins is not None
         quantiles = np.quantile(values, np.linspace(0, 1, self.num_bins + 1)[1:-1])
         boundaries = np.unique(quantiles).tolist()

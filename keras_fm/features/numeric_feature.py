@@ -19,6 +19,17 @@ def apply_transform(values: Any, transform: str | None) -> Any:
     return values
 
 
+def observed_values(values: Any, transform: str | None, name: str) -> np.ndarray:
+    """The non-missing values, transformed: what statistics are computed on."""
+    values = np.asarray(values, dtype="float64")
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        raise ValueError(f"Feature {name!r}: no non-missing value to adapt on.")
+    if transform == "log":
+        values = np.sign(values) * np.log1p(np.abs(values))
+    return values
+
+
 @register
 class NumericFeature(Feature):
     """A real-valued field: one latent vector, scaled by the value.
@@ -107,14 +118,7 @@ class NumericFeature(Feature):
         return tf.zeros(tf.shape(values), tf.int32), values * present
 
     def adapted(self, values: Any) -> "NumericFeature":
-        values = np.asarray(values, dtype="float64")
-        values = values[~np.isnan(values)]
-        if values.size == 0:
-            raise ValueError(
-                f"Feature {self.name!r}: no non-missing value to adapt on."
-            )
-        if self.transform == "log":
-            values = np.sign(values) * np.log1p(np.abs(values))
+        values = observed_values(values, self.transform, self.name)
         return NumericFeature(
             self.name,
             transform=self.transform,
