@@ -1,6 +1,7 @@
 """Attentional factorization machine (Xiao et al., 2017)."""
 
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 
@@ -18,6 +19,8 @@ def build_afm(
     dropout: float = 0.0,
     attention_l2: float = 0.0,
     embeddings_l2: float = 0.0,
+    embeddings_regularizer: Any = None,
+    embeddings_initializer: Any = None,
     task: str = "binary",
     output_range: Sequence[float] | None = None,
     list_inputs: str = "ragged",
@@ -31,14 +34,21 @@ def build_afm(
         attention_units: size of the attention network. Defaults to `8`.
         dropout: dropout on the attention weights. Defaults to `0.0`.
         attention_l2: L2 on the attention network's kernel. Defaults to `0.0`.
-        embeddings_l2, task, output_range, list_inputs, name: as `build_fm`.
+        embeddings_l2, embeddings_regularizer, embeddings_initializer, task,
+            output_range, list_inputs, name: as `build_fm`.
 
     Returns:
         A `keras.Model` from raw feature values to ``prediction``.
     """
     inputs = feature_inputs(features, list_inputs)
     vectors, first_order = FieldEmbedding(
-        features, embedding_dim, embeddings_l2=embeddings_l2, name="embedding"
+        features,
+        embedding_dim,
+        embeddings_l2=embeddings_l2,
+        embeddings_regularizer=embeddings_regularizer,
+        weights_regularizer=embeddings_regularizer,
+        embeddings_initializer=embeddings_initializer,
+        name="embedding",
     )(inputs)
     pooled = AFMInteraction(
         attention_units,

@@ -1,6 +1,7 @@
 """AutoInt (Song et al., 2019): stacked self-attention over fields, optional DNN."""
 
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 
@@ -24,6 +25,8 @@ def build_autoint(
     dropout: float = 0.0,
     batch_norm: bool = False,
     embeddings_l2: float = 0.0,
+    embeddings_regularizer: Any = None,
+    embeddings_initializer: Any = None,
     task: str = "binary",
     output_range: Sequence[float] | None = None,
     list_inputs: str = "ragged",
@@ -41,7 +44,8 @@ def build_autoint(
         num_heads, head_dim, use_residual: of each `InteractingLayer`.
         dnn_units: hidden layers of the optional DNN. Defaults to `()`.
         dnn_activation, dropout, batch_norm: as `build_deepfm`.
-        embeddings_l2, task, output_range, list_inputs, name: as `build_fm`.
+        embeddings_l2, embeddings_regularizer, embeddings_initializer, task,
+            output_range, list_inputs, name: as `build_fm`.
 
     Returns:
         A `keras.Model` from raw feature values to ``prediction``.
@@ -51,6 +55,9 @@ def build_autoint(
         features,
         embedding_dim,
         embeddings_l2=embeddings_l2,
+        embeddings_regularizer=embeddings_regularizer,
+        weights_regularizer=embeddings_regularizer,
+        embeddings_initializer=embeddings_initializer,
         use_first_order=False,
         name="embedding",
     )(inputs)

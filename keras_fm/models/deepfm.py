@@ -1,6 +1,7 @@
 """DeepFM (Guo et al., 2017): an FM and a DNN on shared embeddings."""
 
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 
@@ -20,6 +21,8 @@ def build_deepfm(
     dropout: float = 0.0,
     batch_norm: bool = False,
     embeddings_l2: float = 0.0,
+    embeddings_regularizer: Any = None,
+    embeddings_initializer: Any = None,
     task: str = "binary",
     output_range: Sequence[float] | None = None,
     list_inputs: str = "ragged",
@@ -34,7 +37,8 @@ def build_deepfm(
         dnn_activation: hidden activation. Defaults to `"relu"`.
         dropout: dropout after each hidden layer. Defaults to `0.0`.
         batch_norm: batch normalization in the DNN. Defaults to `False`.
-        embeddings_l2, task, output_range, list_inputs, name: as `build_fm`.
+        embeddings_l2, embeddings_regularizer, embeddings_initializer, task,
+            output_range, list_inputs, name: as `build_fm`.
 
     Returns:
         A `keras.Model` from raw feature values to ``prediction``.
@@ -45,7 +49,13 @@ def build_deepfm(
     """
     inputs = feature_inputs(features, list_inputs)
     vectors, first_order = FieldEmbedding(
-        features, embedding_dim, embeddings_l2=embeddings_l2, name="embedding"
+        features,
+        embedding_dim,
+        embeddings_l2=embeddings_l2,
+        embeddings_regularizer=embeddings_regularizer,
+        weights_regularizer=embeddings_regularizer,
+        embeddings_initializer=embeddings_initializer,
+        name="embedding",
     )(inputs)
     pairwise = FMInteraction(name="fm")(vectors)
     hidden = dnn_tower(

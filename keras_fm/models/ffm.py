@@ -1,6 +1,7 @@
 """Field-aware factorization machine (Juan et al., 2016)."""
 
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 
@@ -16,6 +17,8 @@ def build_ffm(
     embedding_dim: int = 4,
     num_buckets: int | None = None,
     embeddings_l2: float = 0.0,
+    embeddings_regularizer: Any = None,
+    embeddings_initializer: Any = None,
     task: str = "binary",
     output_range: Sequence[float] | None = None,
     list_inputs: str = "ragged",
@@ -28,7 +31,8 @@ def build_ffm(
         embedding_dim: size of each field-aware vector. Defaults to `4`.
         num_buckets: Optional bound on the latent table (see
             `FieldAwareEmbedding`).
-        embeddings_l2, task, output_range, list_inputs, name: as `build_fm`.
+        embeddings_l2, embeddings_regularizer, embeddings_initializer, task,
+            output_range, list_inputs, name: as `build_fm`.
 
     Returns:
         A `keras.Model` from raw feature values to ``prediction``.
@@ -39,6 +43,9 @@ def build_ffm(
         embedding_dim,
         num_buckets=num_buckets,
         embeddings_l2=embeddings_l2,
+        embeddings_regularizer=embeddings_regularizer,
+        weights_regularizer=embeddings_regularizer,
+        embeddings_initializer=embeddings_initializer,
         name="field_aware_embedding",
     )(inputs)
     pairwise = FieldAwareFM(name="ffm")(latent)

@@ -1,6 +1,7 @@
 """Factorization machine (Rendle, 2010)."""
 
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 
@@ -15,6 +16,8 @@ def build_fm(
     *,
     embedding_dim: int = 10,
     embeddings_l2: float = 0.0,
+    embeddings_regularizer: Any = None,
+    embeddings_initializer: Any = None,
     use_first_order: bool = True,
     task: str = "binary",
     output_range: Sequence[float] | None = None,
@@ -30,6 +33,11 @@ def build_fm(
         features: the feature specs, one per field.
         embedding_dim: size ``k`` of the latent vectors. Defaults to `10`.
         embeddings_l2: L2 on the latent vectors of each batch. Defaults to 0.
+        embeddings_regularizer: Optional regularizer of the whole latent and
+            first-order tables, applied at every step (FuxiCTR's
+            ``embedding_regularizer``; ``L2(lambda / 2)`` for its lambda).
+        embeddings_initializer: Optional initializer of the latent vectors.
+            Defaults to `RandomNormal(stddev=0.01)`.
         use_first_order: whether to add ``w0 + sum w_i x_i``. Defaults to
             `True`.
         task: `"binary"` (sigmoid output) or `"regression"`.
@@ -45,6 +53,9 @@ def build_fm(
         features,
         embedding_dim,
         embeddings_l2=embeddings_l2,
+        embeddings_regularizer=embeddings_regularizer,
+        weights_regularizer=embeddings_regularizer,
+        embeddings_initializer=embeddings_initializer,
         use_first_order=use_first_order,
         name="embedding",
     )(inputs)

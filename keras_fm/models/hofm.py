@@ -1,6 +1,7 @@
 """Higher-order factorization machine (Blondel et al., 2016)."""
 
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 
@@ -16,6 +17,8 @@ def build_hofm(
     embedding_dim: int = 10,
     order: int = 3,
     embeddings_l2: float = 0.0,
+    embeddings_regularizer: Any = None,
+    embeddings_initializer: Any = None,
     task: str = "binary",
     output_range: Sequence[float] | None = None,
     list_inputs: str = "ragged",
@@ -30,7 +33,8 @@ def build_hofm(
         features: the feature specs, one per field.
         embedding_dim: size of the latent vectors of each order.
         order: the highest interaction order, at least 2. Defaults to `3`.
-        embeddings_l2, task, output_range, list_inputs, name: as `build_fm`.
+        embeddings_l2, embeddings_regularizer, embeddings_initializer, task,
+            output_range, list_inputs, name: as `build_fm`.
 
     Returns:
         A `keras.Model` from raw feature values to ``prediction``.
@@ -39,7 +43,13 @@ def build_hofm(
         raise ValueError(f"`order` must be an int >= 2. Received: order={order!r}")
     inputs = feature_inputs(features, list_inputs)
     vectors, first_order = FieldEmbedding(
-        features, embedding_dim, embeddings_l2=embeddings_l2, name="embedding_2"
+        features,
+        embedding_dim,
+        embeddings_l2=embeddings_l2,
+        embeddings_regularizer=embeddings_regularizer,
+        weights_regularizer=embeddings_regularizer,
+        embeddings_initializer=embeddings_initializer,
+        name="embedding_2",
     )(inputs)
     terms = [first_order, FMInteraction(name="order_2")(vectors)]
     for degree in range(3, order + 1):
@@ -47,6 +57,9 @@ def build_hofm(
             features,
             embedding_dim,
             embeddings_l2=embeddings_l2,
+            embeddings_regularizer=embeddings_regularizer,
+            weights_regularizer=embeddings_regularizer,
+            embeddings_initializer=embeddings_initializer,
             use_first_order=False,
             name=f"embedding_{degree}",
         )(inputs)

@@ -1,6 +1,7 @@
 """Neural factorization machine (He and Chua, 2017)."""
 
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 
@@ -20,6 +21,8 @@ def build_nfm(
     dropout: float = 0.0,
     batch_norm: bool = True,
     embeddings_l2: float = 0.0,
+    embeddings_regularizer: Any = None,
+    embeddings_initializer: Any = None,
     task: str = "binary",
     output_range: Sequence[float] | None = None,
     list_inputs: str = "ragged",
@@ -38,7 +41,8 @@ def build_nfm(
         dnn_activation, dropout: as `build_deepfm`.
         batch_norm: batch norm on the pooled vector and in the DNN. Defaults
             to `True`.
-        embeddings_l2, task, output_range, list_inputs, name: as `build_fm`.
+        embeddings_l2, embeddings_regularizer, embeddings_initializer, task,
+            output_range, list_inputs, name: as `build_fm`.
 
     Returns:
         A `keras.Model` from raw feature values to ``prediction``.
@@ -49,7 +53,13 @@ def build_nfm(
     """
     inputs = feature_inputs(features, list_inputs)
     vectors, first_order = FieldEmbedding(
-        features, embedding_dim, embeddings_l2=embeddings_l2, name="embedding"
+        features,
+        embedding_dim,
+        embeddings_l2=embeddings_l2,
+        embeddings_regularizer=embeddings_regularizer,
+        weights_regularizer=embeddings_regularizer,
+        embeddings_initializer=embeddings_initializer,
+        name="embedding",
     )(inputs)
     pooled = FMInteraction(reduce_sum=False, name="bi_interaction")(vectors)
     if batch_norm:

@@ -1,6 +1,7 @@
 """xDeepFM (Lian et al., 2018): linear + CIN + DNN on shared embeddings."""
 
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 
@@ -22,6 +23,8 @@ def build_xdeepfm(
     dropout: float = 0.0,
     batch_norm: bool = False,
     embeddings_l2: float = 0.0,
+    embeddings_regularizer: Any = None,
+    embeddings_initializer: Any = None,
     task: str = "binary",
     output_range: Sequence[float] | None = None,
     list_inputs: str = "ragged",
@@ -35,7 +38,8 @@ def build_xdeepfm(
         cin_layer_sizes: feature maps per CIN layer. Defaults to `(16, 16)`.
         cin_split_half: `CIN`'s ``split_half``. Defaults to `True`.
         dnn_units, dnn_activation, dropout, batch_norm: as `build_deepfm`.
-        embeddings_l2, task, output_range, list_inputs, name: as `build_fm`.
+        embeddings_l2, embeddings_regularizer, embeddings_initializer, task,
+            output_range, list_inputs, name: as `build_fm`.
 
     Returns:
         A `keras.Model` from raw feature values to ``prediction``.
@@ -46,7 +50,13 @@ def build_xdeepfm(
     """
     inputs = feature_inputs(features, list_inputs)
     vectors, first_order = FieldEmbedding(
-        features, embedding_dim, embeddings_l2=embeddings_l2, name="embedding"
+        features,
+        embedding_dim,
+        embeddings_l2=embeddings_l2,
+        embeddings_regularizer=embeddings_regularizer,
+        weights_regularizer=embeddings_regularizer,
+        embeddings_initializer=embeddings_initializer,
+        name="embedding",
     )(inputs)
     cin = CIN(cin_layer_sizes, split_half=cin_split_half, name="cin")(vectors)
     explicit = keras.layers.Dense(1, name="cin_logit")(cin)
