@@ -64,6 +64,33 @@ SETTINGS = {
         "cin_layer_sizes": (64,),
         "cin_split_half": False,
     },
+    # Not BARS configurations (not looked up): the DeepFM settings carried over.
+    "ffm": {
+        "embeddings_regularizer": whole_table_l2(0.05),
+        "embeddings_initializer": INIT,
+    },
+    "nfm": {
+        "embeddings_regularizer": whole_table_l2(0.05),
+        "embeddings_initializer": INIT,
+        "dnn_units": (400, 400, 400),
+        "dropout": 0.2,
+        "batch_norm": True,
+    },
+    "afm": {
+        "embeddings_regularizer": whole_table_l2(0.05),
+        "embeddings_initializer": INIT,
+        "attention_units": 16,
+        "dropout": 0.2,
+    },
+    "autoint": {
+        "embeddings_regularizer": whole_table_l2(0.05),
+        "embeddings_initializer": INIT,
+        "dnn_units": (400, 400, 400),
+        "dropout": 0.2,
+        "batch_norm": True,
+        "num_layers": 3,
+        "head_dim": 16,
+    },
 }
 
 
