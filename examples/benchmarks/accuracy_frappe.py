@@ -76,12 +76,7 @@ SETTINGS = {
         "dropout": 0.2,
         "batch_norm": True,
     },
-    "afm": {
-        "embeddings_regularizer": whole_table_l2(0.05),
-        "embeddings_initializer": INIT,
-        "attention_units": 16,
-        "dropout": 0.2,
-    },
+    "afm": {"embeddings_l2": 1e-4, "attention_units": 16, "dropout": 0.2},
     "autoint": {
         "embeddings_regularizer": whole_table_l2(0.05),
         "embeddings_initializer": INIT,
