@@ -101,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--patience", type=_positive_int, default=2)
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--cache",
+        metavar="memory|PREFIX",
+        help="keep the parsed training and validation batches after the first "
+        "epoch, in memory or in files PREFIX-*; later epochs skip text parsing "
+        "(the training shuffle then shuffles whole batches)",
+    )
 
     evaluate = commands.add_parser(
         "evaluate", help="metrics of a trained model on files"
@@ -198,6 +205,7 @@ def _run(args: argparse.Namespace) -> Any:
             learning_rate=args.learning_rate,
             patience=args.patience,
             seed=args.seed,
+            cache=True if args.cache == "memory" else (args.cache or False),
         )
     if args.command == "evaluate":
         _check_format(args)

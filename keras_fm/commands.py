@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from keras_fm.data.formats import DataFormat
+from keras_fm.data.pipeline import Cache
 from keras_fm.models import BUILDERS, build_sparse_fm, compile_for_task
 from keras_fm.training import training_callbacks
 
@@ -54,8 +55,13 @@ def train(
     patience: int = 2,
     seed: int = 0,
     verbose: int = 2,
+    cache: Cache = False,
 ) -> dict[str, Any]:
     """Trains a model of the zoo on files; writes the model and its metrics.
+
+    ``cache`` (False, True for memory, or a path prefix) keeps the parsed
+    training and validation batches after the first epoch, as in
+    `keras_fm.data.read_libsvm`.
 
     Returns:
         ``{"valid": {...}, "test": {...}}`` (AUC and log loss for binary
@@ -70,10 +76,12 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     data_format = data_format.infer_sizes([*train_paths, *valid_paths, *test_paths])
     train_data = data_format.read(
-        train_paths, task, batch_size, shuffle_buffer=100_000, seed=seed
+        train_paths, task, batch_size, shuffle_buffer=100_000, seed=seed, cache=cache
     )
     valid_data = (
-        data_format.read(valid_paths, task, batch_size) if valid_paths else None
+        data_format.read(valid_paths, task, batch_size, cache=cache)
+        if valid_paths
+        else None
     )
     if data_format.has_fields:
         options = {

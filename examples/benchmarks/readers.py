@@ -2,9 +2,11 @@
 
 Prints one table of rows/s for each reader (libsvm, libffm, CSV, TFRecord) on
 frappe's training file, then one of model.fit examples/s for an FM (k=64)
-and a DeepFM (frappe settings) trained from a reader and from the same
-batches cached in memory: the ratio shows how much the input pipeline, which
-shares the machine's cores with training, holds training back.
+and a DeepFM (frappe settings) trained from a reader — parsing text every
+epoch, or with the reader's ``cache`` (parse in the first epoch, read the
+parsed batches from memory or from cache files afterwards) — and from the
+same batches held in memory: the ratio shows how much the input pipeline,
+which shares the machine's cores with training, holds training back.
 
 Usage: python examples/benchmarks/readers.py [--data DIR] [--repeats N]
 
@@ -29,8 +31,8 @@ from keras_fm.data import (
     read_libffm,
     read_libsvm,
     read_tfrecord,
-    split_positions,
 )
+from keras_fm.data.formats import DataFormat
 from keras_fm.layers import FieldEmbedding, FMInteraction, SparseFM
 
 FRAPPE_FEATURES = 5382
@@ -80,21 +82,22 @@ def deepfm(inputs):
     )
 
 
-def fit_speed(dataset, build, rows, epochs):
-    """Median examples/s of model.fit epochs (after one warm-up epoch)."""
+def fit_speeds(dataset, warm_up, build, rows, epochs):
+    """examples/s of the first model.fit epoch on ``dataset`` and the median
+    of the next ``epochs`` (the step function is traced on ``warm_up``)."""
     keras.utils.set_random_seed(0)
     inputs = keras_inputs(dataset)
     model = keras.Model(inputs, build(inputs))
     model.compile(
         keras.optimizers.Adam(0.001), keras.losses.BinaryCrossentropy(from_logits=True)
     )
-    model.fit(dataset, epochs=1, verbose=0)
+    model.fit(warm_up, epochs=1, verbose=0)
     speeds = []
-    for _ in range(epochs):
+    for _ in range(epochs + 1):
         start = time.perf_counter()
         model.fit(dataset, epochs=1, verbose=0)
         speeds.append(rows / (time.perf_counter() - start))
-    return statistics.median(speeds)
+    return speeds[0], statistics.median(speeds[1:])
 
 
 def in_memory(dataset):
@@ -142,31 +145,53 @@ def main():
             speed, rows = rows_per_second(make, args.repeats)
             print(f"{name:28}{rows:>10,}{speed:>14,.0f}")
 
-        text = read_libsvm(
-            train, task="binary", batch_size=BATCH, num_features=FRAPPE_FEATURES
-        )
-        records = readers["tfrecord (tf.Example)"]()
-        by_position = text.map(
-            split_positions(FRAPPE_FIELDS), num_parallel_calls=tf.data.AUTOTUNE
-        ).prefetch(tf.data.AUTOTUNE)
+        def libsvm(cache=False):
+            return read_libsvm(
+                train,
+                task="binary",
+                batch_size=BATCH,
+                num_features=FRAPPE_FEATURES,
+                cache=cache,
+            )
+
+        def by_position(cache=False):
+            return DataFormat(
+                "libsvm",
+                num_features=FRAPPE_FEATURES,
+                num_fields=FRAPPE_FIELDS,
+                fields_by_position=True,
+            ).read(train, "binary", BATCH, cache=cache)
+
+        prefix = workdir / "cache" / "frappe"
         cases = [
-            ("FM k=64 (SparseFM)", sparse_fm, [("libsvm reader", text)]),
-            ("FM k=64 (SparseFM)", sparse_fm, [("tfrecord reader", records)]),
-            ("DeepFM 10, 400x3", deepfm, [("libsvm reader", by_position)]),
-        ]
+            ("FM k=64 (SparseFM)", sparse_fm, libsvm, "libsvm"),
+            ("FM k=64 (SparseFM)", sparse_fm, readers["tfrecord (tf.Example)"],
+             "tfrecord"),
+            ("DeepFM 10, 400x3", deepfm, by_position, "libsvm"),
+        ]  # fmt: skip
         print()
-        print(f"model.fit, Adam, batch {BATCH}, median of {args.repeats} epochs")
         print(
-            f"{'model':22}{'input':18}{'examples/s':>12}{'memory ex/s':>13}{'ratio':>8}"
+            f"model.fit, Adam, batch {BATCH}: examples/s of the first epoch and "
+            f"median of the next {args.repeats}; ratio = next epochs / memory"
         )
-        for model_name, build, inputs in cases:
-            for input_name, dataset in inputs:
-                cached, rows = in_memory(dataset)
-                from_reader = fit_speed(dataset, build, rows, args.repeats)
-                from_memory = fit_speed(cached, build, rows, args.repeats)
+        print(
+            f"{'model':20}{'input':26}{'first ep':>10}{'next eps':>10}"
+            f"{'memory':>10}{'ratio':>7}"
+        )
+        for model_name, build, make, input_name in cases:
+            memory, rows = in_memory(make())
+            _, from_memory = fit_speeds(memory, memory, build, rows, args.repeats)
+            variants = [(input_name, make())]
+            if make is not readers["tfrecord (tf.Example)"]:
+                variants += [
+                    (f"{input_name}, cache=True", make(cache=True)),
+                    (f"{input_name}, cache=file", make(cache=prefix)),
+                ]
+            for name, dataset in variants:
+                first, later = fit_speeds(dataset, memory, build, rows, args.repeats)
                 print(
-                    f"{model_name:22}{input_name:18}{from_reader:>12,.0f}"
-                    f"{from_memory:>13,.0f}{from_reader / from_memory:>8.2f}"
+                    f"{model_name:20}{name:26}{first:>10,.0f}{later:>10,.0f}"
+                    f"{from_memory:>10,.0f}{later / from_memory:>7.2f}"
                 )
 
 

@@ -12,8 +12,13 @@ import tensorflow as tf
 from keras_fm.data.errors import NON_FINITE, NUMBER, LineErrors
 from keras_fm.data.files import PathLike, numbered_line_batches, resolve_paths
 from keras_fm.data.pipeline import (
+    Cache,
+    cache_batches,
+    cache_key,
     check_batch_size,
+    check_cache,
     check_task,
+    line_shuffle,
     new_counter,
     parse_batches,
     task_labels,
@@ -64,6 +69,7 @@ def read_csv(
     drop_remainder: bool = False,
     on_error: str = "raise",
     num_parallel_calls: int = tf.data.AUTOTUNE,
+    cache: Cache = False,
 ) -> tf.data.Dataset:
     """Reads delimited text files into ``(features, labels)`` batches.
 
@@ -106,7 +112,7 @@ def read_csv(
         integer_default: int. Value of an empty integer cell. Defaults to
             `-1`, which `IdFeature` sends to its out-of-vocabulary row.
         batch_size, shuffle_buffer, seed, drop_remainder, on_error,
-            num_parallel_calls: as `keras_fm.data.read_libsvm`.
+            num_parallel_calls, cache: as `keras_fm.data.read_libsvm`.
 
     Returns:
         A `tf.data.Dataset` of ``(features, labels)``: ``features`` maps
@@ -118,6 +124,7 @@ def read_csv(
     """
     check_task(task)
     check_batch_size(batch_size)
+    check_cache(cache)
     if len(field_delim) != 1:
         raise ValueError(
             f"`field_delim` must be one character. Received: {field_delim!r}"
@@ -260,11 +267,19 @@ def read_csv(
         files,
         batch_size,
         skip_header=bool(header),
-        shuffle_buffer=shuffle_buffer,
+        shuffle_buffer=line_shuffle(shuffle_buffer, cache),
         seed=seed,
         drop_remainder=drop_remainder,
     )
-    return parse_batches(batches, parse, num_parallel_calls, counter)
+    settings = [
+        "csv", label_column, task, column_names, bool(header), field_delim,
+        sorted(numeric), sorted(integer), multivalent, sorted(ignored),
+        numeric_default, integer_default, batch_size, drop_remainder, on_error,
+    ]  # fmt: skip
+    return cache_batches(
+        parse_batches(batches, parse, num_parallel_calls, counter),
+        cache, cache_key(files, settings), shuffle_buffer, batch_size, seed,
+    )  # fmt: skip
 
 
 def _split_header(line: str, delimiter: str) -> list[str]:

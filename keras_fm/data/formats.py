@@ -14,7 +14,8 @@ from keras_fm.data.fields import (
     split_fields,
     split_positions,
 )
-from keras_fm.data.files import PathLike
+from keras_fm.data.files import PathLike, resolve_paths
+from keras_fm.data.pipeline import Cache, cache_batches, cache_key, line_shuffle
 from keras_fm.data.sparse_text import read_libffm, read_libsvm
 from keras_fm.features import Feature, LookupFeature, NumericFeature, adapt
 
@@ -65,12 +66,18 @@ class DataFormat:
         batch_size: int = 4096,
         shuffle_buffer: int = 0,
         seed: int | None = None,
+        cache: Cache = False,
     ) -> tf.data.Dataset:
-        """The ``(features, labels)`` batches of ``paths``, ready for the model."""
+        """The ``(features, labels)`` batches of ``paths``, ready for the model.
+
+        ``shuffle_buffer``, ``seed`` and ``cache`` are as in
+        `keras_fm.data.read_libsvm`; the cache holds the batches as the model
+        takes them (fields split out included).
+        """
         common: dict[str, Any] = {
             "task": task,
             "batch_size": batch_size,
-            "shuffle_buffer": shuffle_buffer,
+            "seed": seed,
         }
         if self.format == "csv":
             return read_csv(
@@ -78,28 +85,34 @@ class DataFormat:
                 label_column=self.label_column or "",
                 numeric_columns=self.numeric_columns,
                 field_delim=self.field_delim,
-                seed=seed,
+                shuffle_buffer=shuffle_buffer,
+                cache=cache,
                 **common,
             )
+        if self.format == "libsvm" and not self.fields_by_position:
+            return read_libsvm(
+                paths,
+                num_features=self.num_features,
+                shuffle_buffer=shuffle_buffer,
+                cache=cache,
+                **common,
+            )
+        common["shuffle_buffer"] = line_shuffle(shuffle_buffer, cache)
         if self.format == "libffm":
             dataset = read_libffm(
                 paths,
                 num_fields=self.num_fields,
                 num_features=self.num_features,
-                seed=seed,
                 **common,
             )
             regroup = split_fields(self.num_fields or 0)
         else:
-            dataset = read_libsvm(
-                paths, num_features=self.num_features, seed=seed, **common
-            )
-            if not self.fields_by_position:
-                return dataset
+            dataset = read_libsvm(paths, num_features=self.num_features, **common)
             regroup = split_positions(self.num_fields or 0)
-        return dataset.map(regroup, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-            tf.data.AUTOTUNE
-        )
+        regrouped = dataset.map(regroup, num_parallel_calls=tf.data.AUTOTUNE)
+        regrouped.skipped_lines = dataset.skipped_lines
+        key = cache_key(resolve_paths(paths), [self.to_dict(), task, batch_size])
+        return cache_batches(regrouped, cache, key, shuffle_buffer, batch_size, seed)
 
     def infer_sizes(self, paths: PathLike | Sequence[PathLike]) -> "DataFormat":
         """Fills ``num_features`` / ``num_fields`` from the data where unset."""

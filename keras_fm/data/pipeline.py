@@ -1,9 +1,16 @@
-"""Steps shared by every reader: labels, batching, parallel parsing, prefetch."""
+"""Steps shared by every reader: labels, batching, parallel parsing, caching,
+prefetch."""
 
-from collections.abc import Callable
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import tensorflow as tf
+
+Cache = bool | str | os.PathLike
 
 TASKS = ("binary", "regression")
 
@@ -37,6 +44,66 @@ def new_counter() -> Any:
     return tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_lines")
 
 
+def check_cache(cache: Cache) -> None:
+    if not isinstance(cache, (bool, str, os.PathLike)) or cache == "":
+        raise ValueError(
+            "`cache` must be False, True (memory) or a file path prefix. "
+            f"Received: cache={cache!r}"
+        )
+
+
+def line_shuffle(shuffle_buffer: int, cache: Cache) -> int:
+    """The line shuffle before parsing: none when parsed batches are cached
+    (their order is shuffled instead, see `cache_batches`)."""
+    return 0 if cache is not False else shuffle_buffer
+
+
+def cache_key(files: Sequence[str], settings: Any) -> str:
+    """A digest of the input files (path, size, modification time) and the
+    reader's settings: a file cache is only reused for the same inputs."""
+    stats = [(f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files]
+    text = json.dumps([stats, settings], sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cache_batches(
+    dataset: tf.data.Dataset,
+    cache: Cache,
+    key: str,
+    shuffle_buffer: int = 0,
+    batch_size: int = 1,
+    seed: int | None = None,
+) -> tf.data.Dataset:
+    """Caches parsed batches so that epochs after the first skip parsing.
+
+    ``cache=True`` keeps them in memory; a path caches them in files named
+    ``{path}-{key}.*`` (``key`` from `cache_key`, so a changed input file or
+    reader setting never reuses a stale cache). tf.data writes the cache
+    during the first full pass and reads it afterwards; a pass stopped early
+    leaves no cache and the next pass parses again. With ``shuffle_buffer``
+    the cached batches are shuffled (``ceil(shuffle_buffer / batch_size)``
+    batches in the buffer, reshuffled every epoch): the lines of one batch
+    stay together, which costs nothing per line.
+    """
+    check_cache(cache)
+    skipped = getattr(dataset, "skipped_lines", None)
+    if cache is not False:
+        filename = "" if cache is True else f"{os.fspath(cache)}-{key}"
+        if filename:
+            os.makedirs(os.path.dirname(os.path.abspath(filename)), exist_ok=True)
+        dataset = dataset.cache(filename)
+        if shuffle_buffer:
+            dataset = dataset.shuffle(
+                math.ceil(shuffle_buffer / batch_size),
+                seed=seed,
+                reshuffle_each_iteration=True,
+            )
+    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    if skipped is not None:
+        dataset.skipped_lines = skipped
+    return dataset
+
+
 def parse_batches(
     batches: Any,
     parse: Callable[..., Any],
@@ -48,14 +115,14 @@ def parse_batches(
     Parsing works on whole batches of lines (vectorized string ops). Batches
     left empty by skipped lines are dropped. The returned dataset carries
     ``skipped_lines``: the variable counting the lines skipped so far (always
-    0 with ``on_error="raise"``).
+    0 with ``on_error="raise"``; with a cache, lines are counted in the
+    parsing pass only).
     """
     parsed = batches.map(
         tf.autograph.experimental.do_not_convert(parse),
         num_parallel_calls=num_parallel_calls,
         deterministic=True,
     )
-    parsed = parsed.filter(lambda features, labels: tf.size(labels) > 0)
-    dataset = parsed.prefetch(tf.data.AUTOTUNE)
+    dataset = parsed.filter(lambda features, labels: tf.size(labels) > 0)
     dataset.skipped_lines = counter
     return dataset

@@ -8,7 +8,16 @@ import numpy as np
 import tensorflow as tf
 
 from keras_fm.data.files import PathLike, compression_of, resolve_paths
-from keras_fm.data.pipeline import check_batch_size, check_task, task_labels
+from keras_fm.data.pipeline import (
+    Cache,
+    cache_batches,
+    cache_key,
+    check_batch_size,
+    check_cache,
+    check_task,
+    line_shuffle,
+    task_labels,
+)
 
 LABEL_KEY = "label"
 
@@ -143,6 +152,7 @@ def read_tfrecord(
     seed: int | None = None,
     drop_remainder: bool = False,
     num_parallel_calls: int = tf.data.AUTOTUNE,
+    cache: Cache = False,
 ) -> tf.data.Dataset:
     """Reads tf.Example TFRecord files into ``(features, labels)`` batches.
 
@@ -154,8 +164,8 @@ def read_tfrecord(
             `write_tfrecord`). The label needs no entry.
         task: `"binary"` or `"regression"`.
         label_key: the label's feature name. Defaults to `"label"`.
-        batch_size, shuffle_buffer, seed, drop_remainder, num_parallel_calls:
-            as `keras_fm.data.read_libsvm`.
+        batch_size, shuffle_buffer, seed, drop_remainder, num_parallel_calls,
+            cache: as `keras_fm.data.read_libsvm`.
 
     Returns:
         A `tf.data.Dataset` of ``(features, labels)`` with the schema's
@@ -163,13 +173,14 @@ def read_tfrecord(
     """
     check_task(task)
     check_batch_size(batch_size)
+    check_cache(cache)
     files = resolve_paths(paths)
     spec = dict(schema)
     spec[label_key] = tf.io.FixedLenFeature([], tf.float32)
     records = tf.data.Dataset.from_tensor_slices(
         (files, [compression_of(f) for f in files])
     ).flat_map(lambda path, compression: tf.data.TFRecordDataset(path, compression))
-    if shuffle_buffer:
+    if line_shuffle(shuffle_buffer, cache):
         records = records.shuffle(
             shuffle_buffer, seed=seed, reshuffle_each_iteration=True
         )
@@ -179,8 +190,9 @@ def read_tfrecord(
         labels = features.pop(label_key)
         return features, task_labels(labels, task)
 
-    return (
-        records.batch(batch_size, drop_remainder=drop_remainder)
-        .map(parse, num_parallel_calls=num_parallel_calls, deterministic=True)
-        .prefetch(tf.data.AUTOTUNE)
+    batches = records.batch(batch_size, drop_remainder=drop_remainder).map(
+        parse, num_parallel_calls=num_parallel_calls, deterministic=True
     )
+    settings = ["tfrecord", spec, task, label_key, batch_size, drop_remainder]
+    key = cache_key(files, settings)
+    return cache_batches(batches, cache, key, shuffle_buffer, batch_size, seed)
