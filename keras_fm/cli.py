@@ -11,6 +11,8 @@ from typing import Any
 from keras_fm.version import __version__
 
 FORMATS = ("libsvm", "libffm", "csv")
+# keras_fm.export.QUANTIZATIONS, repeated so that --help needs no TensorFlow.
+QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
 MODELS = ("fm", "ffm", "deepfm", "xdeepfm", "afm", "autoint", "nfm", "hofm")
 
 
@@ -124,6 +126,39 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--output", required=True)
     _add_data_arguments(predict)
 
+    export = commands.add_parser(
+        "export",
+        help="export a trained model for TF Serving (and TFLite)",
+        description=(
+            "Write the model in --model-dir as version N of a TF Serving model "
+            "base path (signatures serving_default and examples, warm-up "
+            "records), and optionally as a TFLite file with built-in ops only."
+        ),
+    )
+    export.add_argument("--model-dir", required=True)
+    export.add_argument(
+        "--saved-model", required=True, metavar="BASE", help="TF Serving base path"
+    )
+    export.add_argument(
+        "--version",
+        type=int,
+        help="version number (default: one more than the highest present)",
+    )
+    export.add_argument(
+        "--overwrite", action="store_true", help="replace an existing version"
+    )
+    export.add_argument("--tflite", metavar="FILE", help="also write a .tflite file")
+    export.add_argument(
+        "--quantize", choices=QUANTIZATIONS, default="none", help="TFLite only"
+    )
+    export.add_argument(
+        "--sample-data",
+        nargs="+",
+        default=[],
+        metavar="PATHS",
+        help="files in the model's format: warm-up rows, and int8 calibration",
+    )
+
     demo = commands.add_parser(
         "demo",
         help="train, evaluate and export a model on generated data",
@@ -206,6 +241,16 @@ def _run(args: argparse.Namespace) -> Any:
             patience=args.patience,
             seed=args.seed,
             cache=True if args.cache == "memory" else (args.cache or False),
+        )
+    if args.command == "export":
+        return commands.export(
+            args.model_dir,
+            args.saved_model,
+            version=args.version,
+            overwrite=args.overwrite,
+            tflite=args.tflite,
+            quantize=args.quantize,
+            sample_data=args.sample_data,
         )
     if args.command == "evaluate":
         _check_format(args)

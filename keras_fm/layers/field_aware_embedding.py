@@ -141,7 +141,8 @@ class FieldAwareEmbedding(FieldInputLayer):
             vectors = tf.gather(embeddings, ids)  # (..., F * D)
             shape = tf.concat([tf.shape(ids), [self.num_fields, self.embedding_dim]], 0)
             return tf.reshape(vectors, shape)
-        keys = tf.cast(ids, tf.int64)[..., None] * self.num_fields + tf.range(
+        # expand_dims, not [..., None], which TFLite's built-ins lack.
+        keys = tf.expand_dims(tf.cast(ids, tf.int64), -1) * self.num_fields + tf.range(
             self.num_fields, dtype=tf.int64
         )  # (..., F)
         buckets = tf.math.floormod(

@@ -209,8 +209,10 @@ class FieldInputLayer(keras.layers.Layer):
             flat = tf.reshape(
                 self.row_vectors(ids), (tf.shape(ids)[0], tf.shape(ids)[1], size)
             )
-            pooled = tf.einsum("btx,tf->bfx", flat * w[..., None], assignment)
-            used = tf.cast(tf.not_equal(w, 0), self.compute_dtype)[..., None]
+            # expand_dims, not [..., None]: TFLite's built-in StridedSlice
+            # lacks the ellipsis + new-axis form.
+            pooled = tf.einsum("btx,tf->bfx", flat * tf.expand_dims(w, -1), assignment)
+            used = tf.expand_dims(tf.cast(tf.not_equal(w, 0), self.compute_dtype), -1)
             batch = tf.shape(ids)[0]
             if self.use_first_order:
                 first = tf.reduce_sum(

@@ -1,0 +1,166 @@
+"""Versioned SavedModels for TF Serving, written atomically."""
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+from tensorflow_serving.apis import prediction_log_pb2
+
+from keras_fm.export.serving_model import ServingFunctions, serving_signature
+from keras_fm.serving import Signature, predict_request
+from keras_fm.serving.signature import SIGNATURE_FILE
+
+WARMUP_FILE = "tf_serving_warmup_requests"
+
+
+def existing_versions(base_path: str | os.PathLike) -> list[int]:
+    """The version numbers under a TF Serving model base path, sorted."""
+    if not os.path.isdir(base_path):
+        return []
+    return sorted(int(n) for n in os.listdir(base_path) if re.fullmatch(r"\d+", n))
+
+
+def sample_rows(signature: Signature, count: int = 2) -> list[dict[str, Any]]:
+    """Rows of placeholder values (0, "", 0.0; lists of one such value):
+    warm-up requests when no real rows are given."""
+    zero = {"string": "", "float32": 0.0, "int32": 0, "int64": 0}
+    return [
+        {
+            spec.name: [zero[spec.dtype]] if spec.is_list else zero[spec.dtype]
+            for spec in signature.inputs
+        }
+        for _ in range(count)
+    ]
+
+
+def write_warmup_requests(
+    path: str | os.PathLike,
+    rows: Sequence[Mapping[str, Any]],
+    signature: Signature,
+    model_name: str = "model",
+) -> int:
+    """Writes TF Serving warm-up records (PredictionLog protos) for ``rows``.
+
+    One request of the first row alone and one of all rows, so that the
+    server traces both a batch of one and a larger batch before it serves.
+
+    Returns:
+        The number of records written.
+    """
+    batches = [rows[:1], rows] if len(rows) > 1 else [rows]
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for batch in batches:
+            log = prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(
+                    request=predict_request(batch, signature, model_name)
+                )
+            )
+            writer.write(log.SerializeToString())
+    return len(batches)
+
+
+def export_saved_model(
+    model: keras.Model,
+    base_path: str | os.PathLike,
+    version: int | None = None,
+    *,
+    overwrite: bool = False,
+    warmup_rows: Sequence[Mapping[str, Any]] | None = None,
+) -> Path:
+    """Exports ``model`` as version ``version`` of a TF Serving model.
+
+    The SavedModel is written into a temporary folder inside ``base_path``
+    (a name TF Serving ignores) and renamed to ``base_path/<version>`` once
+    complete, so a server watching ``base_path`` never loads a half-written
+    version.
+
+    Signatures:
+
+    - ``serving_default``: one input per model input, named as the features:
+      `(batch,)` for one value per example, `(batch, length)` for lists
+      padded with the feature's ``pad_value`` (strings or integers for lookup
+      and hashed features, floats for numeric ones — raw values: lookups,
+      hashing and normalization run in the graph). Outputs ``prediction``
+      `(batch,)` and, for binary models, ``logit`` `(batch,)`.
+    - ``examples``: input ``examples``, a `(batch,)` string tensor of
+      serialized `tf.Example` protos holding the same features by name; same
+      outputs. A feature missing from an example reads as missing: -1
+      (integers), ``""`` (strings), NaN (numbers), or an empty list.
+
+    Values out of a vocabulary or range (unknown strings, ids beyond the
+    vocabulary, negative ids) go to the out-of-vocabulary rows: no request
+    fails because of a value.
+
+    ``assets.extra/`` holds ``tf_serving_warmup_requests`` (PredictionLog
+    records of ``warmup_rows``, or of placeholder rows) and
+    ``keras_fm_signature.json`` (the `keras_fm.serving.Signature` that
+    request helpers use).
+
+    Args:
+        model: a model of `keras_fm.models`, or any functional model whose
+            inputs are named (and, for both outputs, whose logit layer is
+            named ``"logit"`` and output layer ``"prediction"``).
+        base_path: the TF Serving model base path.
+        version: Optional int. Defaults to `None`: one more than the highest
+            version present (1 for a new base path).
+        overwrite: bool. Replace an existing version. Defaults to `False`.
+        warmup_rows: Optional list of feature dicts for the warm-up records.
+
+    Returns:
+        The version directory, ``base_path/<version>``.
+
+    Raises:
+        FileExistsError: if the version exists and ``overwrite`` is False.
+        ValueError: for a version that is not a non-negative int.
+    """
+    base = Path(base_path)
+    if version is None:
+        version = (existing_versions(base) or [0])[-1] + 1
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise ValueError(f"`version` must be a non-negative int. Received: {version!r}")
+    target = base / str(version)
+    if target.exists() and not overwrite:
+        raise FileExistsError(
+            f"{target} exists; pass overwrite=True (CLI: --overwrite) to replace it, "
+            "or choose another version."
+        )
+    base.mkdir(parents=True, exist_ok=True)
+    signature = serving_signature(model)
+    functions = ServingFunctions(model, signature)
+    archive = keras.export.ExportArchive()
+    archive.track(functions.model)
+    archive.add_endpoint(
+        "serving_default",
+        functions.serve,
+        input_signature=[functions.input_signature()],
+    )
+    archive.add_endpoint(
+        "examples",
+        lambda examples: functions.examples(examples),
+        input_signature=[tf.TensorSpec([None], tf.string, name="examples")],
+    )
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base))
+    try:
+        archive.write_out(str(staging), verbose=False)
+        extra = staging / "assets.extra"
+        extra.mkdir()
+        (extra / SIGNATURE_FILE).write_text(signature.to_json(), encoding="utf-8")
+        rows = list(warmup_rows) if warmup_rows else sample_rows(signature)
+        write_warmup_requests(extra / WARMUP_FILE, rows, signature)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".old-{version}-", dir=base))
+            os.replace(target, old / "version")
+            os.replace(staging, target)
+            shutil.rmtree(old)
+        else:
+            os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return target

@@ -1,0 +1,176 @@
+"""The serving functions of a trained model: raw named inputs or tf.Examples
+in, named outputs out, every preprocessing step inside the graph."""
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from keras_fm.features import Feature
+from keras_fm.layers.field_input_layer import FieldInputLayer
+from keras_fm.serving import InputSpec, Signature
+
+_SERVING_DTYPES = {"int32": "int32", "int64": "int64", "float32": "float32"}
+# tf.Example holds int64, float and bytes lists only.
+_EXAMPLE_DTYPES = {"int32": tf.int64, "int64": tf.int64, "float32": tf.float32}
+
+
+def field_input_layers(model: keras.Model) -> list[FieldInputLayer]:
+    """The feature-spec embedding layers of a model (nested models included)."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, FieldInputLayer):
+            found.append(layer)
+        elif isinstance(layer, keras.Model):
+            found += field_input_layers(layer)
+    return found
+
+
+def model_features(model: keras.Model) -> dict[str, Feature]:
+    """The feature specs of the model's embedding layers, by input name."""
+    return {f.name: f for layer in field_input_layers(model) for f in layer.features}
+
+
+def _named_inputs(model: keras.Model) -> dict[str, Any]:
+    inputs = model.input
+    if not isinstance(inputs, dict):
+        inputs = {tensor.name: tensor for tensor in model.inputs}
+    return dict(inputs)
+
+
+def _is_binary(model: keras.Model) -> bool:
+    try:
+        head = model.get_layer("prediction")
+    except ValueError:
+        return False
+    return getattr(head, "activation", None) is keras.activations.sigmoid
+
+
+def serving_signature(model: keras.Model) -> Signature:
+    """The `Signature` a model is exported with.
+
+    Every model input becomes one input of the same name: `(batch,)` for a
+    single value per example, `(batch, length)` for lists (padded with the
+    feature's ``pad_value``; for lists without a spec, as the ``ids`` of
+    `build_sparse_fm`, -1). Lists of weights are padded with 0 and follow the
+    padding of their ids.
+    """
+    features = model_features(model)
+    weight_of = {
+        f.weight_feature: f.name for f in features.values() if f.weight_feature
+    }
+    inputs = _named_inputs(model)
+    if set(inputs) == {"ids", "values"} and not features:
+        weight_of["values"] = "ids"  # build_sparse_fm
+    specs = []
+    for name, tensor in inputs.items():
+        dtype = str(tensor.dtype)
+        if dtype not in (*_SERVING_DTYPES, "string"):
+            raise ValueError(
+                f"Input {name!r} has dtype {dtype}, which the export does not "
+                "support (int32, int64, float32 or string)."
+            )
+        shape = tuple(tensor.shape)
+        is_list = len(shape) == 2 and shape[1] != 1
+        pad_value: Any = None
+        if is_list and name in weight_of:
+            pad_value = 0.0
+        elif is_list:
+            feature = features.get(name)
+            pad_value = getattr(feature, "pad_value", None)
+            if pad_value is None:
+                pad_value = "" if dtype == "string" else -1
+        specs.append(InputSpec(name, dtype, is_list, pad_value, weight_of.get(name)))
+    outputs = ("prediction", "logit") if _is_binary(model) else ("prediction",)
+    return Signature(tuple(specs), outputs)
+
+
+def output_model(model: keras.Model, signature: Signature) -> keras.Model:
+    """The model with named outputs ``prediction`` (and ``logit``)."""
+    outputs = {"prediction": model.outputs[0]}
+    if "logit" in signature.outputs:
+        outputs["logit"] = model.get_layer("logit").output
+    return keras.Model(model.inputs, outputs, name=f"{model.name}_serving")
+
+
+class ServingFunctions:
+    """Builds the model inputs from serving inputs and runs the model.
+
+    ``serve(inputs)`` takes one tensor per `InputSpec` (the
+    ``serving_default`` signature); ``examples(serialized)`` takes a batch of
+    serialized tf.Example strings (the ``examples`` signature). Both return
+    ``{output name: (batch,) float32}``.
+    """
+
+    def __init__(self, model: keras.Model, signature: Signature) -> None:
+        self.model = output_model(model, signature)
+        self.signature = signature
+        self.model_inputs = _named_inputs(model)
+        self.specs = {spec.name: spec for spec in signature.inputs}
+
+    def input_signature(self) -> dict[str, tf.TensorSpec]:
+        return {
+            spec.name: tf.TensorSpec(
+                [None, None] if spec.is_list else [None],
+                tf.string if spec.dtype == "string" else spec.dtype,
+                name=spec.name,
+            )
+            for spec in self.signature.inputs
+        }
+
+    def _to_model_inputs(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        result = {}
+        for name, spec in self.specs.items():
+            value = inputs[name]
+            tensor = self.model_inputs[name]
+            if not spec.is_list:
+                value = value[:, None] if len(tensor.shape) == 2 else value
+            elif getattr(tensor, "ragged", False):
+                mask_spec = self.specs[spec.mask_of or name]
+                mask = tf.not_equal(inputs[mask_spec.name], mask_spec.pad_value)
+                value = tf.ragged.boolean_mask(value, mask)
+            result[name] = value
+        return result
+
+    def _run(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        outputs = self.model(self._to_model_inputs(inputs), training=False)
+        return {
+            name: tf.reshape(tf.cast(outputs[name], tf.float32), [-1])
+            for name in self.signature.outputs
+        }
+
+    def serve(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return self._run(inputs)
+
+    def example_spec(self) -> dict[str, Any]:
+        """How each input is read from a tf.Example.
+
+        A missing single value reads as -1 (integers; out of vocabulary),
+        ``""`` (strings) or NaN (numbers; a missing value); a missing list
+        reads as an empty list.
+        """
+        spec: dict[str, Any] = {}
+        for name, input_spec in self.specs.items():
+            dtype = (
+                tf.string
+                if input_spec.dtype == "string"
+                else _EXAMPLE_DTYPES[input_spec.dtype]
+            )
+            if input_spec.is_list:
+                spec[name] = tf.io.RaggedFeature(dtype)
+            else:
+                default = {tf.string: "", tf.int64: -1, tf.float32: float("nan")}
+                spec[name] = tf.io.FixedLenFeature([], dtype, default[dtype])
+        return spec
+
+    def examples(self, serialized: Any) -> dict[str, Any]:
+        parsed = tf.io.parse_example(serialized, self.example_spec())
+        inputs = {}
+        for name, spec in self.specs.items():
+            value = parsed[name]
+            if spec.dtype != "string":
+                value = tf.cast(value, spec.dtype)
+            if spec.is_list:
+                value = value.to_tensor(default_value=spec.pad_value)
+            inputs[name] = value
+        return self._run(inputs)
