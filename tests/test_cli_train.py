@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_fm.cli import main
 from keras_fm.datasets import make_fm_data
@@ -111,6 +112,36 @@ def test_train_evaluate_predict(files, tmp_path, capsys, fmt, model, extra):
         and len(predictions) == 900
         and ((predictions > 0) & (predictions < 1)).all()
     )
+
+    # export: a TF Serving version with warm-up rows from the test file (and
+    # TFLite for field models), serving the predictions of `predict`.
+    extra = [] if model == "fm" else ["--tflite", tmp_path / "m.tflite"]
+    code, out, err = run(
+        capsys, "export", "--model-dir", tmp_path / "model",
+        "--saved-model", tmp_path / "serving", "--sample-data", test_file, *extra,
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads(out[-1])
+    assert result["saved_model"] == str(tmp_path / "serving" / "1")
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    warmup = tmp_path / "serving" / "1" / "assets.extra" / "tf_serving_warmup_requests"
+    serve = tf.saved_model.load(result["saved_model"]).signatures["serving_default"]
+    records = list(tf.data.TFRecordDataset(str(warmup)))
+    request = prediction_log_pb2.PredictionLog.FromString(
+        records[-1].numpy()
+    ).predict_log.request
+    served = serve(
+        **{k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
+    )
+    np.testing.assert_allclose(served["prediction"], predictions[:16], atol=1e-5)
+    if extra:
+        assert result["tflite"]["bytes"] > 0
+    code, _, err = run(
+        capsys, "export", "--model-dir", tmp_path / "model",
+        "--saved-model", tmp_path / "serving", "--version", "1",
+    )  # fmt: skip
+    assert code == 1 and "exists" in err and "\n" not in err
 
 
 def test_missing_file_is_a_one_line_error(files, tmp_path, capsys):

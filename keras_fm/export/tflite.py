@@ -149,7 +149,14 @@ def to_tflite(
     Quantization: ``"none"`` (float32), ``"dynamic"`` (int8 weights, float
     compute), ``"float16"`` (float16 weights), ``"int8"`` (int8 weights and
     activations calibrated on ``representative_data``, float fallback for
-    ops without an int8 kernel, float inputs and outputs kept).
+    ops without an int8 kernel, float inputs and outputs kept). Measured on
+    a DeepFM (8,000 rows of 16, DNN 64; tests/export/test_tflite.py), against
+    the float model: dynamic: largest error < 0.05 (0.024 seen), AUC drop
+    < 0.005, 0.27x the size; float16: largest error < 0.005, AUC drop <
+    0.005; int8: median error < 0.1 (0.05 seen, largest 0.55) and AUC drop
+    < 0.06 (0.04 seen) — the FM term's difference of squares does not
+    survive 8-bit activations, so prefer dynamic or float16 unless int8
+    kernels are required.
 
     Args:
         model: a model built on `FieldEmbedding` / `FieldAwareEmbedding`.

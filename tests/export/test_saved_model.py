@@ -30,11 +30,11 @@ ROWS = [
 ]
 
 
-def randomize_trainable(model, seed):
+def randomize_trainable(model, seed, scale=0.5):
     """Random non-zero trainable weights (batch-norm statistics kept valid)."""
     rng = np.random.default_rng(seed)
     for weight in model.trainable_weights:
-        weight.assign(rng.normal(0.0, 0.5, size=weight.shape).astype("float32"))
+        weight.assign(rng.normal(0.0, scale, size=weight.shape).astype("float32"))
 
 
 def keras_inputs(rows):
