@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_fm.datasets import SyntheticData, make_fm_data
+from keras_fm.export import export_saved_model
 from keras_fm.layers import CIN, FieldAwareFM, FMInteraction
 
 EXPORT_TOLERANCE = 1e-5
@@ -118,8 +119,9 @@ def _check_export(model: keras.Model, path: Path, data: SyntheticData) -> float:
     features = {k: v.astype("int32") for k, v in data.features(slice(0, 2048)).items()}
     expected = model.predict(features, verbose=0)
     loaded = tf.saved_model.load(str(path))  # keep a reference: it owns the variables
-    served = loaded.serve(features).numpy()
-    deviation = float(np.max(np.abs(served - expected)))
+    serve = loaded.signatures["serving_default"]
+    served = serve(**{k: tf.constant(v.reshape(-1)) for k, v in features.items()})
+    deviation = float(np.max(np.abs(served["prediction"].numpy() - expected.ravel())))
     if not deviation <= EXPORT_TOLERANCE:
         raise RuntimeError(
             f"The exported SavedModel at {path} differs from the Keras model by "
@@ -195,8 +197,9 @@ def run_demo(
     keras_path = output_dir / "model.keras"
     model.save(keras_path)
     reloaded = keras.saving.load_model(keras_path)
-    saved_model_path = output_dir / "saved_model" / "1"
-    model.export(str(saved_model_path), verbose=False)
+    saved_model_path = export_saved_model(
+        model, output_dir / "saved_model", version=1, overwrite=True
+    )
     return {
         "test": {"logloss": float(scores["logloss"]), "auc": float(scores["auc"])},
         "oracle": _oracle_metrics(test),
