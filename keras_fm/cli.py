@@ -10,7 +10,7 @@ from typing import Any
 
 from keras_fm.version import __version__
 
-FORMATS = ("libsvm", "libffm", "csv")
+FORMATS = ("libsvm", "libffm", "csv", "tfrecord")
 # keras_fm.export.QUANTIZATIONS, repeated so that --help needs no TensorFlow.
 QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
 MODELS = ("fm", "ffm", "deepfm", "xdeepfm", "afm", "autoint", "nfm", "hofm")
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     train = commands.add_parser(
-        "train", help="train a model on libsvm, libffm or CSV files"
+        "train", help="train a model on libsvm, libffm, CSV or TFRecord files"
     )
     train.add_argument("--model", choices=MODELS, required=True)
     train.add_argument(
@@ -67,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--valid", nargs="+", default=[], help="validation files (model selection)"
     )
     train.add_argument("--test", nargs="+", default=[], help="test files")
-    train.add_argument("--task", choices=("binary", "regression"), required=True)
+    train.add_argument(
+        "--task", choices=("binary", "regression", "ranking"), required=True
+    )
     train.add_argument(
         "--model-dir", required=True, help="where to write the model and metrics"
     )
@@ -87,11 +89,42 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="libsvm: pair k of each row is field k",
     )
-    train.add_argument("--label-column", help="CSV: the label column")
+    train.add_argument(
+        "--label-column",
+        help="CSV: the label column; TFRecord: the label feature (default: label)",
+    )
     train.add_argument(
         "--numeric-columns", default="", help="CSV: comma-separated numeric columns"
     )
     train.add_argument("--field-delim", default=",", help="CSV: delimiter (default: ,)")
+    train.add_argument(
+        "--min-count",
+        type=_positive_int,
+        default=2,
+        help="CSV, TFRecord: fewest occurrences for a value's own embedding row "
+        "(default: %(default)s)",
+    )
+    ranking = train.add_argument_group(
+        "ranking (--task ranking: BPR on the rows with label > 0)"
+    )
+    ranking.add_argument("--item-field", help="the input holding the item id")
+    ranking.add_argument(
+        "--item-features",
+        default="",
+        help="comma-separated inputs that describe the item (negatives carry "
+        "their own)",
+    )
+    ranking.add_argument(
+        "--user-field", help="the user input (its known items are not negatives)"
+    )
+    ranking.add_argument("--num-negatives", type=_positive_int, default=1)
+    ranking.add_argument(
+        "--num-candidates",
+        type=int,
+        default=100,
+        help="sampled items per held-out positive for HR@10/NDCG@10; 0 ranks "
+        "against all items (default: %(default)s)",
+    )
     train.add_argument("--embedding-dim", type=_positive_int, default=10)
     train.add_argument("--dnn-units", type=_int_list, default=[400, 400, 400])
     train.add_argument("--cin-layer-sizes", type=_int_list, default=[16, 16])
@@ -221,6 +254,7 @@ def _run(args: argparse.Namespace) -> Any:
             label_column=args.label_column,
             numeric_columns=[c for c in args.numeric_columns.split(",") if c],
             field_delim=args.field_delim,
+            min_count=args.min_count,
         )
         return commands.train(
             args.model,
@@ -241,6 +275,15 @@ def _run(args: argparse.Namespace) -> Any:
             patience=args.patience,
             seed=args.seed,
             cache=True if args.cache == "memory" else (args.cache or False),
+            ranking={
+                "item_field": args.item_field,
+                "item_features": [f for f in args.item_features.split(",") if f],
+                "user_field": args.user_field,
+                "num_negatives": args.num_negatives,
+                "num_candidates": args.num_candidates or None,
+            }
+            if args.task == "ranking"
+            else None,
         )
     if args.command == "export":
         return commands.export(

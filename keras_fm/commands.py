@@ -12,11 +12,26 @@ import tensorflow as tf
 from keras_fm.data.formats import DataFormat
 from keras_fm.data.pipeline import Cache
 from keras_fm.models import BUILDERS, build_sparse_fm, compile_for_task
+from keras_fm.ranking import (
+    ItemCatalog,
+    PairwiseRanker,
+    bpr_loss,
+    concat_batches,
+    count_positives,
+    keep_positives,
+    load_catalog,
+    pairwise_accuracy,
+    ranking_metrics,
+    sample_negatives,
+    save_catalog,
+    seen_items,
+)
 from keras_fm.training import training_callbacks
 
 MODEL_FILE = "model.keras"
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.json"
+CATALOG_FILE = "catalog.npz"
 DNN_MODELS = ("deepfm", "xdeepfm", "nfm", "autoint")
 
 
@@ -24,6 +39,34 @@ def _metrics(model: keras.Model, dataset: Any, task: str) -> dict[str, float]:
     scores = model.evaluate(dataset, verbose=0, return_dict=True)
     names = ("auc", "logloss") if task == "binary" else ("rmse",)
     return {name: round(float(scores[name]), 6) for name in names}
+
+
+def _scorer(model: keras.Model) -> keras.Model:
+    return keras.Model(model.inputs, model.get_layer("logit").output)
+
+
+def _ranking_metrics(
+    model: keras.Model,
+    dataset: Any,
+    catalog: ItemCatalog,
+    seen: dict[int, set[int]],
+    ranking: dict[str, Any],
+) -> dict[str, float]:
+    examples = concat_batches(dataset.map(keep_positives()))
+    user = ranking.get("user_field")
+    if user:
+        held_out = seen_items(examples, user, catalog.item_feature)
+        seen = {u: seen.get(u, set()) | items for u, items in held_out.items()}
+    scores = ranking_metrics(
+        _scorer(model),
+        examples,
+        catalog,
+        k=10,
+        num_candidates=ranking.get("num_candidates"),
+        seen=seen if user else None,
+        user_feature=user,
+    )
+    return {name: round(value, 6) for name, value in scores.items()}
 
 
 def _model_kwargs(name: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -57,6 +100,7 @@ def train(
     seed: int = 0,
     verbose: int = 2,
     cache: Cache = False,
+    ranking: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Trains a model of the zoo on files; writes the model and its metrics.
 
@@ -64,9 +108,23 @@ def train(
     training and validation batches after the first epoch, as in
     `keras_fm.data.read_libsvm`.
 
+    ``task="ranking"`` trains the model's ``logit`` as a score with the BPR
+    loss (`keras_fm.ranking.PairwiseRanker`) on implicit feedback: the rows
+    with label > 0 are the positives, each paired with ``num_negatives`` items
+    drawn from the items of the training positives (the catalog, written to
+    ``catalog.npz``; a negative carries its own ``item_features``). Early
+    stopping watches the validation pairs' `pairwise_accuracy`; the reported
+    metrics are HR@10 and NDCG@10 of the positives of the validation and test
+    files against ``num_candidates`` sampled items (None: all items), leaving
+    out, with a ``user_field``, the items the user has in the training data
+    and in the evaluated file. ``ranking`` holds ``item_field`` (required),
+    ``item_features``, ``user_field``, ``num_negatives`` and
+    ``num_candidates``.
+
     Returns:
         ``{"valid": {...}, "test": {...}}`` (AUC and log loss for binary
-        tasks, RMSE for regression), also written to ``metrics.json``.
+        tasks, RMSE for regression, HR@10 and NDCG@10 for ranking), also
+        written to ``metrics.json``.
     """
     if model_name not in BUILDERS:
         raise ValueError(
@@ -76,11 +134,19 @@ def train(
     out = Path(model_dir)
     out.mkdir(parents=True, exist_ok=True)
     data_format = data_format.infer_sizes([*train_paths, *valid_paths, *test_paths])
+    read_task = "binary" if task == "ranking" else task
+    if task == "ranking":
+        ranking = _check_ranking(ranking, data_format)
     train_data = data_format.read(
-        train_paths, task, batch_size, shuffle_buffer=100_000, seed=seed, cache=cache
+        train_paths,
+        read_task,
+        batch_size,
+        shuffle_buffer=100_000,
+        seed=seed,
+        cache=cache,
     )
     valid_data = (
-        data_format.read(valid_paths, task, batch_size, cache=cache)
+        data_format.read(valid_paths, read_task, batch_size, cache=cache)
         if valid_paths
         else None
     )
@@ -95,7 +161,7 @@ def train(
         builder: Any = BUILDERS[model_name]
         model = builder(
             data_format.feature_specs(train_data),
-            task=task,
+            task=read_task,
             **_model_kwargs(model_name, options),
         )
     elif model_name == "fm":
@@ -107,11 +173,28 @@ def train(
             f"{model_name} needs fields: use libffm data, or libsvm rows with one "
             "feature per field and --fields-by-position"
         )
-    compile_for_task(model, task, keras.optimizers.Adam(learning_rate))
-    monitor, mode = ("val_auc", "max") if task == "binary" else ("val_rmse", "min")
+    optimizer = keras.optimizers.Adam(learning_rate)
+    if task == "ranking":
+        assert ranking is not None
+        train_data, valid_data, trained, catalog, seen = _ranking_data(
+            model,
+            data_format,
+            train_paths,
+            train_data,
+            valid_data,
+            ranking,
+            seed,
+            verbose,
+        )
+        trained.compile(optimizer, bpr_loss(), metrics=[pairwise_accuracy])
+        monitor, mode = "val_pairwise_accuracy", "max"
+        save_catalog(out / CATALOG_FILE, catalog, seen)
+    else:
+        trained = compile_for_task(model, task, optimizer)
+        monitor, mode = ("val_auc", "max") if task == "binary" else ("val_rmse", "min")
     if valid_data is None:
-        monitor, mode = monitor[4:], mode
-    model.fit(
+        monitor = monitor[4:]
+    trained.fit(
         train_data,
         validation_data=valid_data,
         epochs=epochs,
@@ -121,16 +204,94 @@ def train(
         verbose=verbose,
     )
     model.save(out / MODEL_FILE)  # the best weights, restored by early stopping
-    run = {"model": model_name, "task": task, "data_format": data_format.to_dict()}
-    (out / RUN_FILE).write_text(json.dumps(run, indent=2))
-    metrics: dict[str, Any] = {
-        "valid": _metrics(model, valid_data, task) if valid_data is not None else {},
-        "test": _metrics(model, data_format.read(test_paths, task, batch_size), task)
-        if test_paths
-        else {},
+    run: dict[str, Any] = {
+        "model": model_name,
+        "task": task,
+        "data_format": data_format.to_dict(),
     }
+    if task == "ranking":
+        run["ranking"] = ranking
+    (out / RUN_FILE).write_text(json.dumps(run, indent=2))
+
+    def scores(paths: Sequence[str]) -> dict[str, float]:
+        if not paths:
+            return {}
+        data = data_format.read(paths, read_task, batch_size)
+        if task == "ranking":
+            return _ranking_metrics(model, data, catalog, seen, ranking or {})
+        return _metrics(model, data, task)
+
+    metrics: dict[str, Any] = {"valid": scores(valid_paths), "test": scores(test_paths)}
     (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
     return metrics
+
+
+def _check_ranking(
+    ranking: dict[str, Any] | None, data_format: DataFormat
+) -> dict[str, Any]:
+    ranking = dict(ranking or {})
+    if not ranking.get("item_field"):
+        raise ValueError("the ranking task needs the item field (--item-field)")
+    if not data_format.has_fields:
+        raise ValueError(
+            "the ranking task needs fields: use libffm, CSV or TFRecord data, or "
+            "libsvm rows with one feature per field and --fields-by-position"
+        )
+    ranking.setdefault("item_features", [])
+    ranking.setdefault("user_field", None)
+    ranking.setdefault("num_negatives", 1)
+    ranking.setdefault("num_candidates", 100)
+    return ranking
+
+
+def _ranking_data(
+    model: keras.Model,
+    data_format: DataFormat,
+    train_paths: Sequence[str],
+    train_data: Any,
+    valid_data: Any,
+    ranking: dict[str, Any],
+    seed: int,
+    verbose: int,
+) -> tuple[Any, Any, keras.Model, ItemCatalog, dict[int, set[int]]]:
+    """Pairs of (positive, sampled negative), the ranker, the catalog and seen items."""
+    reference = data_format.read(train_paths, "binary", 8192)
+    inputs = set(reference.element_spec[0])
+    item = ranking["item_field"]
+    names = [item, *ranking["item_features"]]
+    if ranking["user_field"]:
+        names.append(ranking["user_field"])
+    for name in names:
+        if name not in inputs:
+            raise ValueError(
+                f"no input {name!r} in the training data; inputs: {sorted(inputs)}"
+            )
+    attributes = [
+        name
+        for base in [item, *ranking["item_features"]]
+        for name in (base, f"{base}_value")
+        if name in inputs and name != item
+    ]
+    positives = reference.map(keep_positives())
+    catalog = ItemCatalog.from_dataset(positives, item, attributes)
+    seen: dict[int, set[int]] = {}
+    if ranking["user_field"]:
+        seen = seen_items(concat_batches(positives), ranking["user_field"], item)
+    kept, total = count_positives(reference)
+    if verbose:
+        print(
+            f"ranking: {kept} of {total} training rows are positives (label > 0); "
+            f"{catalog.num_items} items",
+            flush=True,
+        )
+    pairs = sample_negatives(catalog, ranking["num_negatives"], seed=seed)
+    train_pairs = train_data.map(keep_positives()).map(pairs)
+    valid_pairs = None
+    if valid_data is not None:
+        fixed = sample_negatives(catalog, ranking["num_negatives"], seed=seed + 1)
+        valid_pairs = valid_data.map(keep_positives()).map(fixed).cache()
+    ranker = PairwiseRanker(_scorer(model), name="pairwise_ranker")
+    return train_pairs, valid_pairs, ranker, catalog, seen
 
 
 def _load(model_dir: str) -> tuple[keras.Model, DataFormat, str]:
@@ -140,23 +301,38 @@ def _load(model_dir: str) -> tuple[keras.Model, DataFormat, str]:
             f"no trained model in {model_dir!r} (missing {MODEL_FILE})"
         )
     model = keras.saving.load_model(folder / MODEL_FILE)
-    run = json.loads((folder / RUN_FILE).read_text())
+    run = _run_info(model_dir)
     return model, DataFormat(**run["data_format"]), run["task"]
+
+
+def _run_info(model_dir: str) -> dict[str, Any]:
+    return json.loads((Path(model_dir) / RUN_FILE).read_text())
 
 
 def evaluate(
     model_dir: str, paths: Sequence[str], batch_size: int = 4096
 ) -> dict[str, float]:
-    """The trained model's metrics on ``paths``."""
+    """The trained model's metrics on ``paths`` (for ranking: HR@10, NDCG@10)."""
     model, data_format, task = _load(model_dir)
+    if task == "ranking":
+        catalog, seen = load_catalog(Path(model_dir) / CATALOG_FILE)
+        data = data_format.read(paths, "binary", batch_size)
+        return _ranking_metrics(
+            model, data, catalog, seen, _run_info(model_dir)["ranking"]
+        )
     return _metrics(model, data_format.read(paths, task, batch_size), task)
 
 
 def predict(
     model_dir: str, paths: Sequence[str], output: str, batch_size: int = 4096
 ) -> int:
-    """Writes one prediction per input row, in input order; returns the count."""
+    """Writes one prediction per input row, in input order; returns the count.
+
+    For a ranking model the prediction is the row's score (its ``logit``).
+    """
     model, data_format, task = _load(model_dir)
+    if task == "ranking":
+        model, task = _scorer(model), "binary"
     predictions = model.predict(data_format.read(paths, task, batch_size), verbose=0)
     np.savetxt(output, predictions.reshape(-1), fmt="%.6g")
     return int(predictions.shape[0])
@@ -214,7 +390,8 @@ def export(
     model, data_format, task = _load(model_dir)
     warmup_rows, calibration = None, None
     if sample_data:
-        batch, _ = next(iter(data_format.read(sample_data, task, 1024)))
+        read_task = "binary" if task == "ranking" else task
+        batch, _ = next(iter(data_format.read(sample_data, read_task, 1024)))
         warmup_rows = _rows(batch, 16)
         calibration = [
             {k: v.numpy() for k, v in edge_inputs(model, batch).items()}

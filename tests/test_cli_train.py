@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_fm.cli import main
+from keras_fm.data import convert_to_tfrecord
 from keras_fm.datasets import make_fm_data
 from tests.data.text_files import write_lines
 
@@ -40,7 +41,13 @@ def files(tmp_path_factory):
             for y, (a, b, c) in zip(labels, part.ids, strict=True)
         ]
         write_lines(folder / f"{name}.csv", ["clicked,user,item,price", *rows])
+        convert_to_tfrecord(
+            folder / f"{name}.ffm", folder / f"{name}.tfrecord", "libffm"
+        )
     return folder
+
+
+SUFFIXES = {"libsvm": "libfm", "libffm": "ffm", "csv": "csv", "tfrecord": "tfrecord"}
 
 
 def run(capsys, *args):
@@ -50,7 +57,7 @@ def run(capsys, *args):
 
 
 def train_args(files, fmt, model, tmp_path, *extra):
-    suffix = {"libsvm": "libfm", "libffm": "ffm", "csv": "csv"}[fmt]
+    suffix = SUFFIXES[fmt]
     return [
         "train", "--model", model, "--format", fmt, "--task", "binary",
         "--train", files / f"train.{suffix}", "--valid", files / f"valid.{suffix}",
@@ -68,6 +75,7 @@ def train_args(files, fmt, model, tmp_path, *extra):
         ("libsvm", "deepfm", ["--fields-by-position"]),
         ("libffm", "ffm", []),
         ("csv", "xdeepfm", ["--label-column", "clicked", "--numeric-columns", "price"]),
+        ("tfrecord", "nfm", ["--min-count", "1"]),
     ],
 )
 def test_train_evaluate_predict(files, tmp_path, capsys, fmt, model, extra):
@@ -80,8 +88,7 @@ def test_train_evaluate_predict(files, tmp_path, capsys, fmt, model, extra):
     }
     assert metrics["test"]["auc"] > 0.6
     assert json.loads((tmp_path / "model" / "metrics.json").read_text()) == metrics
-    suffix = {"libsvm": "libfm", "libffm": "ffm", "csv": "csv"}[fmt]
-    test_file = files / f"test.{suffix}"
+    test_file = files / f"test.{SUFFIXES[fmt]}"
     code, out, _ = run(
         capsys,
         "evaluate",
@@ -193,3 +200,68 @@ def test_evaluate_without_a_model_and_with_the_wrong_format(files, tmp_path, cap
         "libffm",
     )
     assert code == 1 and "trained on libsvm data" in err
+
+
+@pytest.fixture(scope="module")
+def implicit(tmp_path_factory):
+    """Implicit feedback by position: user, item, item genre; 4 taste groups."""
+    folder = tmp_path_factory.mktemp("implicit")
+    rng = np.random.default_rng(0)
+    parts = {"train": [], "valid": [], "test": []}
+    for user in range(40):
+        group = user // 10
+        liked = rng.permutation(np.arange(group * 15, group * 15 + 15))[:12]
+        for k, item in enumerate(liked):
+            part = "train" if k < 8 else ("valid" if k < 10 else "test")
+            parts[part].append(f"1 {user}:1 {40 + item}:1 {100 + item // 15}:1")
+    parts["train"].append("0 0:1 99:1 103:1")  # a negative row: not a positive
+    for name, lines in parts.items():
+        write_lines(folder / f"{name}.libfm", lines)
+    return folder
+
+
+@pytest.mark.slow
+def test_ranking_train_evaluate_predict(implicit, tmp_path, capsys):
+    model_dir = tmp_path / "model"
+    code, out, err = run(
+        capsys, "train", "--model", "fm", "--format", "libsvm", "--fields-by-position",
+        "--task", "ranking", "--item-field", "field_1", "--item-features", "field_2",
+        "--user-field", "field_0", "--train", implicit / "train.libfm",
+        "--valid", implicit / "valid.libfm", "--test", implicit / "test.libfm",
+        "--model-dir", model_dir, "--epochs", "30", "--batch-size", "64",
+        "--learning-rate", "0.05", "--embedding-dim", "4", "--patience", "5",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "320 of 321 training rows are positives (label > 0); 60 items" in out[0]
+    metrics = json.loads(out[-1])
+    assert set(metrics["test"]) == {"hr@10", "ndcg@10"}
+    # A user's unseen items: ~51, so chance is HR@10 ~ 0.2; the groups are learnable.
+    assert metrics["test"]["hr@10"] > 0.5 and metrics["valid"]["hr@10"] > 0.5
+    assert 0 < metrics["test"]["ndcg@10"] < metrics["test"]["hr@10"]
+    evaluate = ["--model-dir", model_dir, "--format", "libsvm"]
+    code, out, _ = run(capsys, "evaluate", *evaluate, "--data", implicit / "test.libfm")
+    assert code == 0 and json.loads(out[-1]) == pytest.approx(metrics["test"])
+    output = tmp_path / "scores.txt"
+    code, out, _ = run(
+        capsys, "predict", *evaluate, "--data", implicit / "test.libfm",
+        "--output", output,
+    )  # fmt: skip
+    scores = np.loadtxt(output)
+    assert code == 0 and scores.shape == (80,)
+    assert not ((scores > 0) & (scores < 1)).all()  # scores, not probabilities
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--item-field", "field_1"], "needs fields"),
+        (["--fields-by-position"], "needs the item field (--item-field)"),
+        (["--fields-by-position", "--item-field", "item"], "no input 'item'"),
+    ],
+)
+def test_ranking_errors(implicit, tmp_path, capsys, extra, message):
+    code, _, err = run(
+        capsys, "train", "--model", "fm", "--format", "libsvm", "--task", "ranking",
+        "--train", implicit / "train.libfm", "--model-dir", tmp_path, *extra,
+    )  # fmt: skip
+    assert code == 1 and message in err and "\n" not in err

@@ -114,3 +114,80 @@ def test_bad_catalog():
         ItemCatalog("item", 1)
     with pytest.raises(ValueError, match="one per item"):
         ItemCatalog("item", 3, attributes={"genre": np.zeros(2)})
+
+
+def test_catalog_with_item_ids_samples_and_looks_up_input_values():
+    catalog = ItemCatalog(
+        "item",
+        item_ids=[40, 17, 99],
+        attributes={"genre": np.array([4, 1, 9]), "tags": [[1, 2], [], [3]]},
+    )
+    features = {
+        "item": tf.ragged.constant([[40], [99]], dtype=tf.int64),
+        "genre": tf.constant([4, 9]),
+        "tags": tf.ragged.constant([[1, 2], [3]]),
+    }
+    (_, negative), _ = sample_negatives(catalog, num_negatives=50, seed=0)(
+        features, tf.ones(2)
+    )
+    items = negative["item"].flat_values.numpy()
+    assert set(items) == {40, 17, 99} and negative["item"].shape[0] == 100
+    table = {40: (4, [1, 2]), 17: (1, []), 99: (9, [3])}
+    assert negative["genre"].numpy().tolist() == [table[i][0] for i in items]
+    assert negative["tags"].to_list() == [table[i][1] for i in items]
+    np.testing.assert_array_equal(
+        catalog.index_of(tf.constant([99, 40, 5])).numpy(), [2, 0, -1]
+    )
+
+
+def test_catalog_from_dataset_and_saved(tmp_path):
+    from keras_fm.ranking import load_catalog, save_catalog
+
+    data = tf.data.Dataset.from_tensor_slices(
+        (
+            {
+                "user": np.array([0, 0, 1, 1]),
+                "item": np.array([7, 3, 7, 5]),
+                "genre": np.array([2, 1, 2, 0]),
+            },
+            np.ones(4),
+        )
+    ).batch(3)
+    catalog = ItemCatalog.from_dataset(data, "item", ["genre"])
+    assert catalog.item_ids.tolist() == [3, 5, 7]
+    assert catalog.attributes["genre"].numpy().tolist() == [1, 0, 2]
+    save_catalog(tmp_path / "c.npz", catalog, {0: {3, 7}})
+    loaded, seen = load_catalog(tmp_path / "c.npz")
+    assert loaded.item_ids.tolist() == [3, 5, 7] and seen == {0: {3, 7}}
+    assert loaded.attributes["genre"].numpy().tolist() == [1, 0, 2]
+    scores = ranking_metrics(
+        FixedScorer(),
+        {"item": np.array([5]), "user": np.array([0])},
+        loaded,
+        k=1,
+        num_candidates=None,
+        seen=seen,
+        user_feature="user",
+    )
+    assert scores["hr@1"] == 1.0  # 7 outscores 5 but the user has seen it
+    with pytest.raises(ValueError, match="exactly one item per row"):
+        ItemCatalog.from_dataset(
+            tf.data.Dataset.from_tensors(
+                ({"item": tf.ragged.constant([[1, 2]])}, tf.ones(1))
+            ),
+            "item",
+        )
+
+
+def test_keep_positives_and_pairwise_accuracy():
+    from keras_fm.ranking import keep_positives, pairwise_accuracy
+
+    features = {
+        "item": tf.constant([1, 2, 3]),
+        "tags": tf.ragged.constant([[1], [], [2, 3]]),
+    }
+    kept, labels = keep_positives()(features, tf.constant([1.0, 0.0, 1.0]))
+    assert kept["item"].numpy().tolist() == [1, 3]
+    assert kept["tags"].to_list() == [[1], [2, 3]] and labels.numpy().tolist() == [1, 1]
+    accuracy = pairwise_accuracy(tf.ones(4), tf.constant([[0.5], [-1.0], [2.0], [0.0]]))
+    assert accuracy.numpy().tolist() == [1, 0, 1, 0]

@@ -17,7 +17,13 @@ from keras_fm.data.fields import (
 from keras_fm.data.files import resolve_paths
 from keras_fm.data.keras_inputs import keras_inputs
 from keras_fm.data.sparse_text import read_libffm, read_libsvm
-from keras_fm.data.tfrecord import convert_to_tfrecord, read_tfrecord, write_tfrecord
+from keras_fm.data.tfrecord import (
+    convert_to_tfrecord,
+    infer_schema,
+    read_tfrecord,
+    schema_from_json,
+    write_tfrecord,
+)
 
 __all__ = [
     "CRITEO_CATEGORICAL_COLUMNS",
@@ -25,6 +31,7 @@ __all__ = [
     "CRITEO_NUMERIC_COLUMNS",
     "convert_to_tfrecord",
     "criteo_features",
+    "infer_schema",
     "keras_inputs",
     "libffm_features",
     "position_features",
@@ -34,6 +41,7 @@ __all__ = [
     "read_libsvm",
     "read_tfrecord",
     "resolve_paths",
+    "schema_from_json",
     "split_fields",
     "split_positions",
     "write_tfrecord",

@@ -17,9 +17,15 @@ from keras_fm.data.fields import (
 from keras_fm.data.files import PathLike, resolve_paths
 from keras_fm.data.pipeline import Cache, cache_batches, cache_key, line_shuffle
 from keras_fm.data.sparse_text import read_libffm, read_libsvm
+from keras_fm.data.tfrecord import (
+    LABEL_KEY,
+    infer_schema,
+    read_tfrecord,
+    schema_from_json,
+)
 from keras_fm.features import Feature, LookupFeature, NumericFeature, adapt
 
-FORMATS = ("libsvm", "libffm", "csv")
+FORMATS = ("libsvm", "libffm", "csv", "tfrecord")
 
 
 @dataclasses.dataclass
@@ -27,16 +33,28 @@ class DataFormat:
     """A file format and the choices that turn its rows into model inputs.
 
     Attributes:
-        format: `"libsvm"`, `"libffm"` or `"csv"`.
+        format: `"libsvm"`, `"libffm"`, `"csv"` or `"tfrecord"` (tf.Example
+            records, e.g. from `keras_fm.data.convert_to_tfrecord`).
         num_features: size of the feature space (libsvm, libffm).
         num_fields: fields of libffm rows, or of libsvm rows read by position.
         fields_by_position: libsvm only: pair ``k`` of every row is field
             ``k`` (frappe, the NFM MovieLens files), for field models.
-        label_column: CSV only: the label's column.
+        label_column: CSV: the label's column; TFRecord: the label's feature
+            (default ``"label"``).
         numeric_columns: CSV only: real-valued columns (the others are
             categorical strings, looked up in a vocabulary built from the
             training data).
         field_delim: CSV only: the delimiter.
+        schema: TFRecord only: ``{name: {"dtype", "ragged"}}`` as from
+            `keras_fm.data.infer_schema` (filled by `infer_sizes`). Float
+            features are numeric inputs, except ``X_value`` next to an int
+            feature ``X``, which weighs ``X``'s ids (the layout
+            `convert_to_tfrecord` writes for libsvm and libffm rows); int and
+            string features are looked up in a vocabulary built from the
+            training data, lists as multivalent features.
+        min_count: CSV and TFRecord: the fewest occurrences a categorical
+            value needs in the training data to get its own row (rarer values
+            share the out-of-vocabulary row).
     """
 
     format: str
@@ -46,18 +64,76 @@ class DataFormat:
     label_column: str | None = None
     numeric_columns: list[str] = dataclasses.field(default_factory=list)
     field_delim: str = ","
+    schema: dict[str, dict[str, Any]] | None = None
+    min_count: int = 2
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}, got {self.format!r}")
         if self.format == "csv" and not self.label_column:
             raise ValueError("CSV data needs a label column (--label-column)")
-        if self.fields_by_position and self.format != "libsvm":
-            raise ValueError("fields by position apply to libsvm files only")
+        if self.fields_by_position and self.layout not in ("libsvm", "tfrecord"):
+            raise ValueError("fields by position apply to libsvm rows only")
+
+    @property
+    def layout(self) -> str:
+        """How rows hold features: `"libsvm"`, `"libffm"` or `"columns"`.
+
+        A TFRecord file written by `convert_to_tfrecord` from libsvm or libffm
+        text keeps that text's layout (``ids``, ``values`` and ``fields``
+        lists) and is read as that text would be; other TFRecords (one
+        feature per column) and CSV files are `"columns"`. `"tfrecord"`
+        while the schema is not known yet.
+        """
+        if self.format == "csv":
+            return "columns"
+        if self.format != "tfrecord":
+            return self.format
+        if self.schema is None:
+            return "tfrecord"
+        names = set(self.schema)
+        if names == {"ids", "values"}:
+            return "libsvm"
+        if names == {"fields", "ids", "values"}:
+            return "libffm"
+        return "columns"
 
     @property
     def has_fields(self) -> bool:
-        return self.format != "libsvm" or self.fields_by_position
+        return self.layout != "libsvm" or self.fields_by_position
+
+    def _rows(
+        self, paths: PathLike | Sequence[PathLike], cache: Cache, **common: Any
+    ) -> tf.data.Dataset:
+        """The file's batches as its reader gives them (no fields split out)."""
+        if self.format == "tfrecord":
+            if self.schema is None:
+                raise ValueError("TFRecord data needs a schema: call infer_sizes")
+            return read_tfrecord(
+                paths,
+                schema=schema_from_json(self.schema),
+                label_key=self.label_column or LABEL_KEY,
+                cache=cache,
+                **common,
+            )
+        if self.format == "csv":
+            return read_csv(
+                paths,
+                label_column=self.label_column or "",
+                numeric_columns=self.numeric_columns,
+                field_delim=self.field_delim,
+                cache=cache,
+                **common,
+            )
+        if self.format == "libffm":
+            return read_libffm(
+                paths,
+                num_fields=self.num_fields,
+                num_features=self.num_features,
+                cache=cache,
+                **common,
+            )
+        return read_libsvm(paths, num_features=self.num_features, cache=cache, **common)
 
     def read(
         self,
@@ -74,56 +150,37 @@ class DataFormat:
         `keras_fm.data.read_libsvm`; the cache holds the batches as the model
         takes them (fields split out included).
         """
-        common: dict[str, Any] = {
-            "task": task,
-            "batch_size": batch_size,
-            "seed": seed,
-        }
-        if self.format == "csv":
-            return read_csv(
-                paths,
-                label_column=self.label_column or "",
-                numeric_columns=self.numeric_columns,
-                field_delim=self.field_delim,
-                shuffle_buffer=shuffle_buffer,
-                cache=cache,
-                **common,
-            )
-        if self.format == "libsvm" and not self.fields_by_position:
-            return read_libsvm(
-                paths,
-                num_features=self.num_features,
-                shuffle_buffer=shuffle_buffer,
-                cache=cache,
-                **common,
-            )
-        common["shuffle_buffer"] = line_shuffle(shuffle_buffer, cache)
-        if self.format == "libffm":
-            dataset = read_libffm(
-                paths,
-                num_fields=self.num_fields,
-                num_features=self.num_features,
-                **common,
-            )
+        common: dict[str, Any] = {"task": task, "batch_size": batch_size, "seed": seed}
+        if not self.has_fields or self.layout == "columns":
+            return self._rows(paths, cache, shuffle_buffer=shuffle_buffer, **common)
+        dataset = self._rows(
+            paths, False, shuffle_buffer=line_shuffle(shuffle_buffer, cache), **common
+        )
+        if self.layout == "libffm":
             regroup = split_fields(self.num_fields or 0)
         else:
-            dataset = read_libsvm(paths, num_features=self.num_features, **common)
             regroup = split_positions(self.num_fields or 0)
         regrouped = dataset.map(regroup, num_parallel_calls=tf.data.AUTOTUNE)
-        regrouped.skipped_lines = dataset.skipped_lines
+        regrouped.skipped_lines = getattr(dataset, "skipped_lines", None)
         key = cache_key(resolve_paths(paths), [self.to_dict(), task, batch_size])
         return cache_batches(regrouped, cache, key, shuffle_buffer, batch_size, seed)
 
     def infer_sizes(self, paths: PathLike | Sequence[PathLike]) -> "DataFormat":
-        """Fills ``num_features`` / ``num_fields`` from the data where unset."""
-        if self.format == "csv" or (
+        """Fills ``num_features``, ``num_fields`` or the TFRecord schema from data."""
+        if self.format == "tfrecord" and self.schema is None:
+            schema = infer_schema(paths, label_key=self.label_column or LABEL_KEY)
+            return dataclasses.replace(self, schema=schema).infer_sizes(paths)
+        if self.fields_by_position and self.layout != "libsvm":
+            raise ValueError(
+                "fields by position apply to libsvm rows (ids and values) only"
+            )
+        if self.layout == "columns" or (
             self.num_features is not None
             and (self.num_fields is not None or not self.has_fields)
         ):
             return self
-        reader = read_libffm if self.format == "libffm" else read_libsvm
         max_id, max_field, max_length = -1, -1, 0
-        for features, _ in reader(paths, task="regression", batch_size=8192):
+        for features, _ in self._rows(paths, False, task="regression", batch_size=8192):
             ids = features["ids"]
             if int(tf.size(ids.flat_values)):
                 max_id = max(max_id, int(tf.reduce_max(ids.flat_values)))
@@ -133,7 +190,7 @@ class DataFormat:
                     max_field, int(tf.reduce_max(features["fields"].flat_values))
                 )
         num_fields = self.num_fields
-        if num_fields is None and self.format == "libffm":
+        if num_fields is None and self.layout == "libffm":
             num_fields = max_field + 1
         if num_fields is None and self.fields_by_position:
             num_fields = max_length
@@ -147,18 +204,56 @@ class DataFormat:
 
     def feature_specs(self, train: tf.data.Dataset) -> list[Feature]:
         """Feature specs for field models (vocabularies adapted on ``train``)."""
-        if self.format == "libffm":
+        if self.layout == "libffm":
             return libffm_features(self.num_fields or 0, self.num_features or 0)
-        if self.format == "libsvm":
+        if self.layout == "libsvm":
             return position_features(self.num_fields or 0, self.num_features or 0)
+        if self.format == "tfrecord":
+            return adapt(self._tfrecord_specs(), train)
         columns = [name for name in train.element_spec[0]]
         specs: list[Feature] = [
             NumericFeature(c, transform="log", normalize=True)
             if c in self.numeric_columns
-            else LookupFeature(c, min_count=2)
+            else LookupFeature(c, min_count=self.min_count)
             for c in columns
         ]
         return adapt(specs, train)
+
+    def _tfrecord_specs(self) -> list[Feature]:
+        schema = self.schema or {}
+        specs: list[Feature] = []
+        for name, entry in schema.items():
+            base = name.removesuffix("_value")
+            if (
+                entry["dtype"] == "float32"
+                and base != name
+                and schema.get(base, {}).get("dtype") == "int64"
+            ):
+                continue  # the weights of ``base``'s ids
+            if entry["dtype"] == "float32":
+                if entry["ragged"]:
+                    raise ValueError(
+                        f"TFRecord feature {name!r} holds lists of floats; only int "
+                        "and string lists (or the X_value weights of an int feature "
+                        "X) can be model inputs"
+                    )
+                specs.append(NumericFeature(name, normalize=True))
+                continue
+            weights = f"{name}_value"
+            specs.append(
+                LookupFeature(
+                    name,
+                    dtype=entry["dtype"],
+                    min_count=self.min_count,
+                    multivalent=entry["ragged"],
+                    weight_feature=weights
+                    if schema.get(weights, {}).get("dtype") == "float32"
+                    else None,
+                )
+            )
+        if not specs:
+            raise ValueError("the TFRecord data holds no feature besides the label")
+        return specs
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; ``DataFormat(**d)`` rebuilds it."""

@@ -196,3 +196,81 @@ def read_tfrecord(
     settings = ["tfrecord", spec, task, label_key, batch_size, drop_remainder]
     key = cache_key(files, settings)
     return cache_batches(batches, cache, key, shuffle_buffer, batch_size, seed)
+
+
+_KINDS = {"int64_list": "int64", "float_list": "float32", "bytes_list": "string"}
+
+
+def infer_schema(
+    paths: PathLike | Sequence[PathLike],
+    label_key: str = LABEL_KEY,
+    max_records: int = 10_000,
+) -> dict[str, dict[str, Any]]:
+    """A JSON-ready description of the features of tf.Example TFRecord files.
+
+    Reads up to ``max_records`` records: a feature with exactly one value in
+    every record read is a single value, any other (lists, or missing from
+    some records) a ragged list. `schema_from_json` turns the result into
+    the schema `read_tfrecord` takes.
+
+    Returns:
+        ``{name: {"dtype": "int64" | "float32" | "string", "ragged": bool}}``
+        for every feature but the label.
+
+    Raises:
+        ValueError: naming the file, if it holds no record, no ``label_key``,
+            or a feature whose type changes between records.
+    """
+    files = resolve_paths(paths)
+    found: dict[str, dict[str, Any]] = {}
+    records = 0
+    labelled = False
+    for path in files:
+        dataset = tf.data.TFRecordDataset(path, compression_of(path))
+        for serialized in dataset.take(max_records - records):
+            example = tf.train.Example.FromString(serialized.numpy())
+            records += 1
+            for name, feature in example.features.feature.items():
+                kind = feature.WhichOneof("kind")
+                if name == label_key:
+                    labelled = True
+                    continue
+                if kind is None:
+                    continue
+                values = getattr(feature, kind).value
+                entry = found.setdefault(
+                    name, {"dtype": _KINDS[kind], "ragged": False, "count": 0}
+                )
+                if entry["dtype"] != _KINDS[kind]:
+                    raise ValueError(
+                        f"{path}: feature {name!r} is {entry['dtype']} in one record "
+                        f"and {_KINDS[kind]} in another"
+                    )
+                entry["count"] += 1
+                entry["ragged"] = entry["ragged"] or len(values) != 1
+        if records >= max_records:
+            break
+    if not records:
+        raise ValueError(f"{files[0]}: no tf.Example records")
+    if not labelled:
+        raise ValueError(
+            f"{files[0]}: no label feature {label_key!r} in the records read"
+        )
+    return {
+        name: {
+            "dtype": entry["dtype"],
+            "ragged": entry["ragged"] or entry["count"] < records,
+        }
+        for name, entry in sorted(found.items())
+    }
+
+
+def schema_from_json(described: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The `read_tfrecord` schema of an `infer_schema` description."""
+    dtypes = {"int64": tf.int64, "float32": tf.float32, "string": tf.string}
+    return {
+        name: tf.io.RaggedFeature(dtypes[entry["dtype"]], row_splits_dtype=tf.int64)
+        if entry["ragged"]
+        else tf.io.FixedLenFeature([], dtypes[entry["dtype"]])
+        for name, entry in described.items()
+    }

@@ -2,17 +2,18 @@
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_fm.ranking.negative_sampling import ItemCatalog
+from keras_fm.ranking.negative_sampling import ItemCatalog, _one_per_row
 
 
 def ranking_metrics(
     scorer: keras.Model,
-    examples: Mapping[str, np.ndarray],
+    examples: Mapping[str, Any],
     catalog: ItemCatalog,
     k: int = 10,
     num_candidates: int | None = 100,
@@ -25,7 +26,7 @@ def ranking_metrics(
 
     For each held-out positive (one row of ``examples``), the candidates are
     its item and either ``num_candidates`` items drawn uniformly without
-    replacement from the items the user has not interacted with (the
+    replacement from the catalog items the user has not interacted with (the
     "sampled" protocol of NCF and many FM papers: 100 negatives), or, with
     ``num_candidates=None``, every such item (the "full" protocol, stricter
     and slower). The positive's rank ``r`` (0 = first; ties count against
@@ -34,9 +35,10 @@ def ranking_metrics(
 
     Args:
         scorer: model from features to a `(batch, 1)` score.
-        examples: dict of NumPy arrays, one row per held-out positive.
-        catalog: the `ItemCatalog` (item input name, number of items, side
-            features of the items).
+        examples: dict of arrays or tensors (dense or ragged), one row per
+            held-out positive, with one item per row.
+        catalog: the `ItemCatalog` (item input name, the items, their side
+            features).
         k: the cut-off. Defaults to `10`.
         num_candidates: negatives per positive, or None for all items.
         seen: Optional dict from user id to the item ids to exclude from its
@@ -49,10 +51,17 @@ def ranking_metrics(
         ``{"hr@K": ..., "ndcg@K": ...}``.
     """
     rng = np.random.default_rng(seed)
-    items = np.asarray(examples[catalog.item_feature]).reshape(-1)
-    users = np.asarray(examples[user_feature]).reshape(-1) if user_feature else None
-    item_shape = np.asarray(examples[catalog.item_feature]).shape[1:]
-    all_items = np.arange(catalog.num_items)
+    tensors = {
+        name: value if isinstance(value, tf.RaggedTensor) else tf.constant(value)
+        for name, value in examples.items()
+    }
+    item_input = tensors[catalog.item_feature]
+    items = _one_per_row(item_input, catalog.item_feature)
+    users = _one_per_row(tensors[user_feature], user_feature) if user_feature else None
+    item_shape = (
+        () if isinstance(item_input, tf.RaggedTensor) else tuple(item_input.shape[1:])
+    )
+    all_items = catalog.item_ids
     ranks: list[int] = []
     rows = list(range(len(items)))
     while rows:
@@ -71,14 +80,15 @@ def ranking_metrics(
             group.append(np.concatenate([[items[row]], pool]).astype("int64"))
             size += len(group[-1])
         repeats = [len(c) for c in group]
-        base = {
-            name: tf.constant(np.repeat(np.asarray(v)[chunk], repeats, axis=0))
-            for name, v in examples.items()
-        }
+        positions = tf.constant(np.repeat(chunk, repeats))
+        base = {name: tf.gather(value, positions) for name, value in tensors.items()}
         candidates = np.concatenate(group).reshape(-1, *item_shape)
         features = catalog.with_items(base, tf.constant(candidates))
-        scores = np.asarray(scorer.predict(features, batch_size=batch_size, verbose=0))
-        scores = scores.reshape(-1)
+        scores = np.asarray(
+            scorer.predict_on_batch(features)
+            if size <= batch_size
+            else scorer.predict(features, batch_size=batch_size, verbose=0)
+        ).reshape(-1)
         start = 0
         for count in repeats:
             block = scores[start : start + count]

@@ -81,3 +81,73 @@ def test_csv_round_trips_through_tfrecord(tmp_path):
 def test_unknown_format():
     with pytest.raises(ValueError, match="`format` must be one of"):
         convert_to_tfrecord(__file__, "x.tfrecord", "parquet")
+
+
+def test_infer_schema_and_data_format_layouts(tmp_path):
+    from keras_fm.data import infer_schema, schema_from_json
+    from keras_fm.data.formats import DataFormat
+
+    write_lines(
+        tmp_path / "a.csv",
+        ["y,price,user,city,tags", "1,2.5,17,paris,a|b", "0,1,3,rome,", "1,4,5,oslo,c"],
+    )
+    schema = convert_to_tfrecord(
+        tmp_path / "a.csv",
+        tmp_path / "a.tfrecord",
+        "csv",
+        label_column="y",
+        numeric_columns=["price"],
+        integer_columns=["user"],
+        multivalent_columns={"tags": "|"},
+    )
+    described = infer_schema(tmp_path / "a.tfrecord", label_key="label")
+    assert described == {
+        "city": {"dtype": "string", "ragged": False},
+        "price": {"dtype": "float32", "ragged": False},
+        "tags": {"dtype": "string", "ragged": True},
+        "user": {"dtype": "int64", "ragged": False},
+    }
+    assert {k: type(v) for k, v in schema_from_json(described).items()} == {
+        k: type(v) for k, v in schema.items()
+    }
+    data_format = DataFormat("tfrecord", min_count=1).infer_sizes(
+        tmp_path / "a.tfrecord"
+    )
+    assert data_format.layout == "columns" and data_format.has_fields
+    data = data_format.read(tmp_path / "a.tfrecord", "binary", batch_size=8)
+    specs = {s.name: s for s in DataFormat(**data_format.to_dict()).feature_specs(data)}
+    assert type(specs["price"]).__name__ == "NumericFeature"
+    assert specs["tags"].multivalent and specs["user"].dtype == "int64"
+    with pytest.raises(ValueError, match="no label feature 'clicked'"):
+        infer_schema(tmp_path / "a.tfrecord", label_key="clicked")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "layout"), [("libsvm", "libsvm"), ("libffm", "libffm")]
+)
+def test_tfrecord_of_sparse_text_reads_like_the_text(tmp_path, fmt, layout):
+    from keras_fm.data.formats import DataFormat
+
+    rows = random_sparse_rows(60, seed=2, with_fields=fmt == "libffm")
+    if fmt == "libsvm":  # one feature per field, by position
+        rows = [
+            (r[0], None, [3 * k + i % 3 for k in range(3)], [1.0, 0.5, 2.0])
+            for i, r in enumerate(rows)
+        ]
+    write_lines(tmp_path / "a.txt", [sparse_line(*r) for r in rows])
+    convert_to_tfrecord(tmp_path / "a.txt", tmp_path / "a.tfrecord", fmt)
+    by_position = fmt == "libsvm"
+    text = DataFormat(fmt, fields_by_position=by_position).infer_sizes(
+        tmp_path / "a.txt"
+    )
+    records = DataFormat("tfrecord", fields_by_position=by_position).infer_sizes(
+        tmp_path / "a.tfrecord"
+    )
+    assert records.layout == layout
+    assert (records.num_features, records.num_fields) == (
+        text.num_features,
+        text.num_fields,
+    )
+    assert rows_of(records.read(tmp_path / "a.tfrecord", "binary", 16)) == rows_of(
+        text.read(tmp_path / "a.txt", "binary", 16)
+    )
