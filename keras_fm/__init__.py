@@ -1,6 +1,6 @@
 """keras_fm: factorization machines and their deep descendants for Keras 3."""
 
-from keras_fm import data, datasets, features, layers, models, ranking
+from keras_fm import data, datasets, features, layers, models, optimizers, ranking
 from keras_fm.version import __version__
 
 __all__ = [
@@ -10,5 +10,6 @@ __all__ = [
     "features",
     "layers",
     "models",
+    "optimizers",
     "ranking",
 ]

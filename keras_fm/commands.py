@@ -12,6 +12,7 @@ import tensorflow as tf
 from keras_fm.data.formats import DataFormat
 from keras_fm.data.pipeline import Cache
 from keras_fm.models import BUILDERS, build_sparse_fm, compile_for_task
+from keras_fm.optimizers import LazyAdam
 from keras_fm.ranking import (
     ItemCatalog,
     PairwiseRanker,
@@ -173,7 +174,7 @@ def train(
             f"{model_name} needs fields: use libffm data, or libsvm rows with one "
             "feature per field and --fields-by-position"
         )
-    optimizer = keras.optimizers.Adam(learning_rate)
+    optimizer = LazyAdam(learning_rate)
     if task == "ranking":
         assert ranking is not None
         train_data, valid_data, trained, catalog, seen = _ranking_data(
@@ -186,7 +187,9 @@ def train(
             seed,
             verbose,
         )
-        trained.compile(optimizer, bpr_loss(), metrics=[pairwise_accuracy])
+        trained.compile(
+            optimizer, bpr_loss(), metrics=[pairwise_accuracy], jit_compile=False
+        )
         monitor, mode = "val_pairwise_accuracy", "max"
         save_catalog(out / CATALOG_FILE, catalog, seen)
     else:

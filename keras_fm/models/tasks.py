@@ -62,10 +62,29 @@ def task_metrics(task: str) -> list[Any]:
 
 
 def compile_for_task(
-    model: keras.Model, task: str, optimizer: Any = "adam", **kwargs: Any
+    model: keras.Model, task: str, optimizer: Any = None, **kwargs: Any
 ) -> keras.Model:
-    """Compiles ``model`` with the task's loss and metrics; returns it."""
+    """Compiles ``model`` with the task's loss and metrics; returns it.
+
+    Args:
+        model: the model.
+        task: `"binary"` or `"regression"`.
+        optimizer: Defaults to `keras_fm.optimizers.LazyAdam` with learning
+            rate 1e-3: Adam whose embedding rows move only when a batch uses
+            them, so that a step costs the batch's rows rather than the
+            tables' (stock Adam updates every row at every step).
+        **kwargs: other `model.compile` arguments. ``jit_compile`` defaults
+            to `False`: XLA turns the row-sparse embedding gradients into
+            dense ones, which is slower for these models (see
+            ``examples/benchmarks/throughput.py``).
+    """
+    from keras_fm.optimizers import LazyAdam
+
+    kwargs.setdefault("jit_compile", False)
     model.compile(
-        optimizer=optimizer, loss=task_loss(task), metrics=task_metrics(task), **kwargs
+        optimizer=LazyAdam(1e-3) if optimizer is None else optimizer,
+        loss=task_loss(task),
+        metrics=task_metrics(task),
+        **kwargs,
     )
     return model

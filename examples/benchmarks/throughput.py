@@ -1,0 +1,206 @@
+"""Training and prediction throughput of the model zoo, next to plain Keras.
+
+Each row trains a model with the library's real path: `model.fit` on the
+tf.data reader of a libsvm file (`DataFormat` with fields by position and
+``cache=True``, so epochs after the first skip text parsing), the models of
+`keras_fm.models` compiled by `compile_for_task` with its defaults. The
+baseline is the plain Keras 3 model a user would write (one
+`keras.layers.Embedding` over the field ids, the FM sum-of-squares in
+`keras.ops`, `keras.layers.Dense` for the DNN, stock `keras.optimizers.Adam`,
+`model.compile` defaults) on the same batches. Each configuration runs in its
+own process, so that its peak resident memory is its own.
+
+Columns: train examples/s (median of 3 epochs after a warm-up epoch),
+predict examples/s, the process's peak resident memory, the bytes of the
+model's weights plus optimizer slots, and the train speed as a ratio to the
+baseline on the same data.
+
+Data: frappe's training file (202,027 rows, 10 fields, 5,382 ids; from
+../shared/data, see its SOURCE.md) and generated rows (10 fields, ids drawn
+from a Zipf law over 1e4, 1e6 or 1e7 ids, written once as libsvm).
+
+Usage: python examples/benchmarks/throughput.py [--only NAME,...] [--rows N]
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+FIELDS = 10
+FRAPPE_IDS = 5382
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+FRAPPE = DATA / "frappe" / "frappe.train.reconstructed.libfm"
+
+# (name, model, data, settings); data is "frappe" or a vocabulary size.
+CONFIGS = [
+    ("keras FM k=64", "keras_fm", "frappe", {"k": 64}),
+    ("FM k=64", "fm", "frappe", {"embedding_dim": 64}),
+    ("FM k=10", "fm", "frappe", {"embedding_dim": 10}),
+    ("FFM k=10", "ffm", "frappe", {"embedding_dim": 10}),
+    ("keras DeepFM", "keras_deepfm", "frappe", {"k": 10}),
+    ("DeepFM", "deepfm", "frappe", {"embedding_dim": 10}),
+    ("xDeepFM", "xdeepfm", "frappe", {"embedding_dim": 10}),
+]
+for _ids in (10_000, 1_000_000, 10_000_000):
+    CONFIGS += [
+        (f"keras FM 1e{len(str(_ids)) - 1}", "keras_fm", _ids, {"k": 16}),
+        (f"FM 1e{len(str(_ids)) - 1}", "fm", _ids, {"embedding_dim": 16}),
+        (f"keras DeepFM 1e{len(str(_ids)) - 1}", "keras_deepfm", _ids, {"k": 16}),
+        (f"DeepFM 1e{len(str(_ids)) - 1}", "deepfm", _ids, {"embedding_dim": 16}),
+    ]
+MODEL_SETTINGS = {
+    "deepfm": {"dnn_units": (400, 400, 400)},
+    "xdeepfm": {"dnn_units": (400, 400, 400), "cin_layer_sizes": (16, 16)},
+}
+
+
+def generated_file(folder, num_ids, rows, seed=0):
+    """``rows`` libsvm lines of FIELDS one-hot ids (a Zipf law per field)."""
+    path = Path(folder) / f"generated_{num_ids}.libsvm"
+    if path.exists():
+        return path
+    rng = np.random.default_rng(seed)
+    per_field = num_ids // FIELDS
+    ranks = np.minimum(rng.zipf(1.1, size=(rows, FIELDS)) - 1, per_field - 1)
+    # Scatter the popular ranks over the field's ids.
+    permutation = rng.permutation(per_field)
+    ids = permutation[ranks] + np.arange(FIELDS) * per_field
+    weights = rng.normal(size=FIELDS)
+    labels = (np.sin(ids * 0.001) @ weights + rng.normal(size=rows)) > 0
+    with open(path, "w") as handle:
+        for label, row in zip(labels, ids, strict=True):
+            handle.write(f"{int(label)} " + " ".join(f"{i}:1" for i in row) + "\n")
+    return path
+
+
+def keras_baseline(kind, num_ids, k):
+    """The plain Keras 3 model: one Embedding table, stock Adam, defaults."""
+    import keras
+    from keras import ops
+
+    inputs = {}
+    for field in range(FIELDS):
+        inputs[f"field_{field}"] = keras.Input((), dtype="int64", name=f"field_{field}")
+        inputs[f"field_{field}_value"] = keras.Input((), name=f"field_{field}_value")
+    ids = ops.stack([inputs[f"field_{f}"] for f in range(FIELDS)], axis=1)
+    vectors = keras.layers.Embedding(num_ids, k)(ids)  # (B, F, k)
+    linear = ops.sum(keras.layers.Embedding(num_ids, 1)(ids), axis=1)
+    square_of_sum = ops.square(ops.sum(vectors, axis=1))
+    sum_of_squares = ops.sum(ops.square(vectors), axis=1)
+    pairs = 0.5 * ops.sum(square_of_sum - sum_of_squares, axis=1, keepdims=True)
+    logit = linear + pairs
+    if kind == "keras_deepfm":
+        hidden = keras.layers.Flatten()(vectors)
+        for _ in range(3):
+            hidden = keras.layers.Dense(400, activation="relu")(hidden)
+        logit = logit + keras.layers.Dense(1)(hidden)
+    outputs = keras.layers.Activation("sigmoid")(keras.layers.Dense(1)(logit))
+    model = keras.Model(inputs, outputs)
+    model.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
+    return model
+
+
+def measure(config, folder, rows):
+    """Runs one configuration; returns its figures (in the child process)."""
+    import keras
+
+    from keras_fm.data.formats import DataFormat
+    from keras_fm.models import BUILDERS, compile_for_task
+
+    _, model_name, data, settings = config
+    if data == "frappe":
+        path, num_ids = FRAPPE, FRAPPE_IDS
+    else:
+        path, num_ids = generated_file(folder, data, rows), data
+    data_format = DataFormat(
+        "libsvm", num_features=num_ids, num_fields=FIELDS, fields_by_position=True
+    )
+    dataset = data_format.read(path, "binary", 4096, cache=True)
+    examples = sum(int(labels.shape[0]) for _, labels in dataset)  # fills the cache
+    keras.utils.set_random_seed(0)
+    if model_name.startswith("keras_"):
+        model = keras_baseline(model_name, num_ids + 1, settings["k"])
+    else:
+        kwargs = {**MODEL_SETTINGS.get(model_name, {}), **settings}
+        model = BUILDERS[model_name](
+            data_format.feature_specs(dataset), task="binary", **kwargs
+        )
+        compile_for_task(model, "binary")
+    model.fit(dataset, epochs=1, verbose=0)  # warm-up: tracing, slots
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        model.fit(dataset, epochs=1, verbose=0)
+        times.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    model.predict(dataset, verbose=0)
+    predict_seconds = time.perf_counter() - start
+    state = sum(int(np.prod(v.shape)) * 4 for v in model.optimizer.variables)
+    state += sum(int(np.prod(v.shape)) * 4 for v in model.weights)
+    return {
+        "train": examples / float(np.median(times)),
+        "predict": examples / predict_seconds,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "state_mb": state / 2**20,
+        "optimizer": type(model.optimizer).__name__,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="comma-separated row names")
+    parser.add_argument("--rows", type=int, default=200_000, help="generated rows")
+    parser.add_argument("--folder", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one is not None:
+        print(json.dumps(measure(CONFIGS[args.one], args.folder, args.rows)))
+        return
+    wanted = {name for name in args.only.split(",") if name}
+    header = (
+        f"{'model':20}{'ids':>10}{'batch':>7}{'train ex/s':>12}{'predict ex/s':>14}"
+        f"{'peak MB':>9}{'state MB':>10}{'vs keras':>10}  optimizer"
+    )
+    print(header, flush=True)
+    baseline = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for index, config in enumerate(CONFIGS):
+            name, model_name, data, _ = config
+            if wanted and name not in wanted:
+                continue
+            if data == "frappe" and not FRAPPE.exists():
+                print(f"{name:20} skipped: frappe is absent ({FRAPPE})", flush=True)
+                continue
+            result = subprocess.run(
+                [sys.executable, __file__, "--one", str(index), "--folder", folder,
+                 "--rows", str(args.rows)],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if result.returncode:
+                print(f"{name:20} failed: {result.stderr.strip()[-300:]}", flush=True)
+                continue
+            figures = json.loads(result.stdout.strip().splitlines()[-1])
+            family = "deepfm" if "deepfm" in model_name else "fm"
+            key = (data, family)
+            if model_name.startswith("keras_"):
+                baseline[key] = figures["train"]
+            ratio = figures["train"] / baseline[key] if key in baseline else None
+            ids = FRAPPE_IDS if data == "frappe" else data
+            print(
+                f"{name:20}{ids:>10}{4096:>7}{figures['train']:>12,.0f}"
+                f"{figures['predict']:>14,.0f}{figures['peak_mb']:>9,.0f}"
+                f"{figures['state_mb']:>10,.0f}"
+                f"{(f'{ratio:.2f}x' if ratio else '-'):>10}  {figures['optimizer']}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
