@@ -205,13 +205,15 @@ class FieldInputLayer(keras.layers.Layer):
                 )[:, None]
         else:
             w = tf.cast(weights, self.compute_dtype)
-            assignment = tf.one_hot(fields, num_fields, dtype=self.compute_dtype)
             flat = tf.reshape(
                 self.row_vectors(ids), (tf.shape(ids)[0], tf.shape(ids)[1], size)
             )
             # expand_dims, not [..., None]: TFLite's built-in StridedSlice
             # lacks the ellipsis + new-axis form.
-            pooled = tf.einsum("btx,tf->bfx", flat * tf.expand_dims(w, -1), assignment)
+            pooled = flat * tf.expand_dims(w, -1)
+            if fields is not None:  # not one column per field: pool by field
+                assignment = tf.one_hot(fields, num_fields, dtype=self.compute_dtype)
+                pooled = tf.einsum("btx,tf->bfx", pooled, assignment)
             used = tf.expand_dims(tf.cast(tf.not_equal(w, 0), self.compute_dtype), -1)
             batch = tf.shape(ids)[0]
             if self.use_first_order:
@@ -285,18 +287,24 @@ class FieldInputLayer(keras.layers.Layer):
         """Returns ``(ids, weights, fields)`` for the whole batch.
 
         Dense: ids `(B, T)` int32, weights `(B, T)` float32 and fields a
-        `(T,)` int32 tensor of field indices. Ragged: three `(B, None)` ragged
+        `(T,)` int32 tensor of field indices, or None when every field has
+        exactly one column (``T == num_fields``, in order). Ragged: three `(B, None)` ragged
         tensors with the same row splits.
         """
         self._check_inputs(inputs)
         rows = [self._field_rows(inputs, index) for index in range(self.num_fields)]
         if not any(isinstance(ids, tf.RaggedTensor) for ids, _ in rows):
-            fields = tf.concat(
-                [
-                    tf.fill(tf.shape(ids)[1:2], index)
-                    for index, (ids, _) in enumerate(rows)
-                ],
-                axis=0,
+            one_column = all(ids.shape[1] == 1 for ids, _ in rows)
+            fields = (
+                None
+                if one_column
+                else tf.concat(
+                    [
+                        tf.fill(tf.shape(ids)[1:2], index)
+                        for index, (ids, _) in enumerate(rows)
+                    ],
+                    axis=0,
+                )
             )
             return (
                 tf.concat([ids for ids, _ in rows], axis=1),
