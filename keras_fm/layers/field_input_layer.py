@@ -288,8 +288,8 @@ class FieldInputLayer(keras.layers.Layer):
 
         Dense: ids `(B, T)` int32, weights `(B, T)` float32 and fields a
         `(T,)` int32 tensor of field indices, or None when every field has
-        exactly one column (``T == num_fields``, in order). Ragged: three `(B, None)` ragged
-        tensors with the same row splits.
+        exactly one column (``T == num_fields``, in order). Ragged: three
+        `(B, None)` ragged tensors with the same row splits.
         """
         self._check_inputs(inputs)
         rows = [self._field_rows(inputs, index) for index in range(self.num_fields)]
