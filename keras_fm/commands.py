@@ -275,12 +275,16 @@ def _ranking_data(
         for name in (base, f"{base}_value")
         if name in inputs and name != item
     ]
-    positives = reference.map(keep_positives())
-    catalog = ItemCatalog.from_dataset(positives, item, attributes)
+    # One parsing pass: every training positive, concatenated.
+    reference = reference.cache()
+    kept, total = count_positives(reference)
+    examples = concat_batches(reference.map(keep_positives()))
+    catalog = ItemCatalog.from_dataset(
+        tf.data.Dataset.from_tensors((examples, tf.ones(kept))), item, attributes
+    )
     seen: dict[int, set[int]] = {}
     if ranking["user_field"]:
-        seen = seen_items(concat_batches(positives), ranking["user_field"], item)
-    kept, total = count_positives(reference)
+        seen = seen_items(examples, ranking["user_field"], item)
     if verbose:
         print(
             f"ranking: {kept} of {total} training rows are positives (label > 0); "
