@@ -138,8 +138,13 @@ def afm_reference(inputs, kernel, bias, projection_h, projection_p, mask=None):
     return np.array(rows)
 
 
-def interacting_reference(inputs, wq, wk, wv, wres, num_heads, use_scale, mask=None):
-    """Song et al. (2019) Eqs. (5)-(8), field by field and head by head."""
+def interacting_reference(
+    inputs, wq, wk, wv, wres, num_heads, use_scale, mask=None, norm=None
+):
+    """Song et al. (2019) Eqs. (5)-(8), field by field and head by head.
+
+    ``norm``: optional ``(gamma, beta)`` of a layer norm before the ReLU.
+    """
     inputs = np.asarray(inputs, dtype=np.float64)
     batch, num_fields, _ = inputs.shape
     head_dim = wq.shape[1] // num_heads
@@ -165,5 +170,9 @@ def interacting_reference(inputs, wq, wk, wv, wres, num_heads, use_scale, mask=N
                 )
             if wres is not None:
                 out[b, i] += inputs[b, i] @ wres
+            if norm is not None:
+                centered = out[b, i] - out[b, i].mean()
+                scaled = centered / np.sqrt((centered**2).mean() + 1e-5)
+                out[b, i] = scaled * norm[0] + norm[1]
             out[b, i] = np.maximum(out[b, i], 0.0)
     return out

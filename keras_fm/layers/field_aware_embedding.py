@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from keras_fm.layers.field_input_layer import FieldInputLayer
 from keras_fm.registration import register
+from keras_fm.sparse_read import gather_rows
 
 # Multiplier and modulus of the field-aware bucket hash (Knuth's multiplicative
 # constant; a Mersenne prime keeps the products inside int64).
@@ -131,14 +132,14 @@ class FieldAwareEmbedding(FieldInputLayer):
             shape=shape,
             initializer=self.embeddings_initializer,
             regularizer=self.embeddings_regularizer,
+            autocast=False,  # gathered rows are cast, not the table
         )
         self.built = True
 
     def row_vectors(self, ids: Any) -> Any:
         """The `(..., F, D)` field-aware vectors of row ids of any shape."""
-        embeddings = tf.convert_to_tensor(self.embeddings)
         if self.num_buckets is None:
-            vectors = tf.gather(embeddings, ids)  # (..., F * D)
+            vectors = gather_rows(self.embeddings, ids, self.compute_dtype)
             shape = tf.concat([tf.shape(ids), [self.num_fields, self.embedding_dim]], 0)
             return tf.reshape(vectors, shape)
         # expand_dims, not [..., None], which TFLite's built-ins lack.
@@ -148,7 +149,11 @@ class FieldAwareEmbedding(FieldInputLayer):
         buckets = tf.math.floormod(
             tf.math.floormod(keys, _HASH_MODULUS) * _HASH_MULTIPLIER, _HASH_MODULUS
         )
-        return tf.gather(embeddings, tf.math.floormod(buckets, self.num_buckets))
+        return gather_rows(
+            self.embeddings,
+            tf.math.floormod(buckets, self.num_buckets),
+            self.compute_dtype,
+        )
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -2,10 +2,9 @@
 
 from typing import Any
 
-import tensorflow as tf
-
 from keras_fm.layers.field_input_layer import FieldInputLayer
 from keras_fm.registration import register
+from keras_fm.sparse_read import gather_rows
 
 
 @register
@@ -90,8 +89,9 @@ class FieldEmbedding(FieldInputLayer):
             shape=(self.num_rows, self.embedding_dim),
             initializer=self.embeddings_initializer,
             regularizer=self.embeddings_regularizer,
+            autocast=False,  # gathered rows are cast, not the table
         )
         self.built = True
 
     def row_vectors(self, ids: Any) -> Any:
-        return tf.gather(tf.convert_to_tensor(self.embeddings), ids)
+        return gather_rows(self.embeddings, ids, self.compute_dtype)

@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_fm.features.feature import Feature
+from keras_fm.sparse_read import gather_rows
 
 
 def deserialize_features(features: Sequence[Any]) -> list[Feature]:
@@ -179,6 +180,7 @@ class FieldInputLayer(keras.layers.Layer):
             shape=(self.num_rows,),
             initializer="zeros",
             regularizer=self.weights_regularizer,
+            autocast=False,  # gathered rows are cast, not the table
         )
         self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
 
@@ -201,7 +203,9 @@ class FieldInputLayer(keras.layers.Layer):
             used = tf.cast(tf.not_equal(w, 0), self.compute_dtype)[:, None]
             if self.use_first_order:
                 first = tf.math.unsorted_segment_sum(
-                    tf.gather(self.linear_weights, ids.flat_values) * w, rows, batch
+                    gather_rows(self.linear_weights, ids.flat_values, w.dtype) * w,
+                    rows,
+                    batch,
                 )[:, None]
         else:
             w = tf.cast(weights, self.compute_dtype)
@@ -218,7 +222,9 @@ class FieldInputLayer(keras.layers.Layer):
             batch = tf.shape(ids)[0]
             if self.use_first_order:
                 first = tf.reduce_sum(
-                    tf.gather(self.linear_weights, ids) * w, axis=1, keepdims=True
+                    gather_rows(self.linear_weights, ids, w.dtype) * w,
+                    axis=1,
+                    keepdims=True,
                 )
         if self.embeddings_l2:
             # L2 on the rows this batch uses (not the whole table), per example.

@@ -10,6 +10,8 @@ from keras_fm.layers.masked_softmax import masked_softmax
 from keras_fm.layers.precision import accumulation_dtype
 from keras_fm.registration import register
 
+LAYER_NORM_EPSILON = 1e-5
+
 
 @register
 class InteractingLayer(keras.layers.Layer):
@@ -24,8 +26,10 @@ class InteractingLayer(keras.layers.Layer):
     and the layer returns ``relu(concat_h o_i^h + W_res e_i)`` for every field:
     a new `(batch, num_fields, num_heads * head_dim)` set of field vectors
     that models higher-order combinations when layers are stacked. The paper
-    uses the plain inner product (``use_scale=False``). Runs in float32 under
-    mixed precision (weights too).
+    uses the plain inner product (``use_scale=False``) and no normalization;
+    ``use_layer_norm=True`` normalizes each field's vector before the ReLU,
+    ``relu(LayerNorm(concat_h o_i^h + W_res e_i))``, as FuxiCTR's AutoInt
+    does for deep stacks. Runs in float32 under mixed precision (weights too).
 
     Args:
         num_heads: int. Number of attention heads. Defaults to `2`.
@@ -33,6 +37,9 @@ class InteractingLayer(keras.layers.Layer):
         use_residual: bool. Whether to add the projected input ``W_res e_i``.
             Defaults to `True`.
         use_scale: bool. Whether to divide the scores by ``sqrt(head_dim)``.
+            Defaults to `False`.
+        use_layer_norm: bool. Whether to layer-normalize each field's output
+            (learned scale and offset, epsilon 1e-5) before the ReLU.
             Defaults to `False`.
         kernel_initializer: initializer of the projections. Defaults to
             `"glorot_uniform"`.
@@ -68,6 +75,7 @@ class InteractingLayer(keras.layers.Layer):
         head_dim: int = 8,
         use_residual: bool = True,
         use_scale: bool = False,
+        use_layer_norm: bool = False,
         kernel_initializer: Any = "glorot_uniform",
         kernel_regularizer: Any = None,
         **kwargs: Any,
@@ -78,13 +86,18 @@ class InteractingLayer(keras.layers.Layer):
                 raise ValueError(
                     f"`{arg}` must be a positive int. Received: {arg}={value!r}"
                 )
-        for arg, value in (("use_residual", use_residual), ("use_scale", use_scale)):
+        for arg, value in (
+            ("use_residual", use_residual),
+            ("use_scale", use_scale),
+            ("use_layer_norm", use_layer_norm),
+        ):
             if not isinstance(value, bool):
                 raise ValueError(f"`{arg}` must be a bool. Received: {arg}={value!r}")
         self.num_heads = num_heads
         self.head_dim = head_dim
         self.use_residual = use_residual
         self.use_scale = use_scale
+        self.use_layer_norm = use_layer_norm
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.supports_masking = True
@@ -109,6 +122,13 @@ class InteractingLayer(keras.layers.Layer):
                     regularizer=self.kernel_regularizer,
                     autocast=False,
                 ),
+            )
+        if self.use_layer_norm:
+            self.gamma = self.add_weight(
+                name="gamma", shape=(width,), initializer="ones", autocast=False
+            )
+            self.beta = self.add_weight(
+                name="beta", shape=(width,), initializer="zeros", autocast=False
             )
         self.built = True
 
@@ -141,6 +161,11 @@ class InteractingLayer(keras.layers.Layer):
         )
         if self.use_residual:
             outputs = outputs + ops.matmul(x, ops.cast(self.residual_kernel, dtype))
+        if self.use_layer_norm:
+            mean = ops.mean(outputs, axis=-1, keepdims=True)
+            variance = ops.var(outputs, axis=-1, keepdims=True)
+            outputs = (outputs - mean) * ops.rsqrt(variance + LAYER_NORM_EPSILON)
+            outputs = outputs * ops.cast(self.gamma, dtype) + ops.cast(self.beta, dtype)
         outputs = ops.relu(outputs)
         if present is not None:
             outputs = outputs * present[:, :, None]
@@ -162,6 +187,7 @@ class InteractingLayer(keras.layers.Layer):
                 "head_dim": self.head_dim,
                 "use_residual": self.use_residual,
                 "use_scale": self.use_scale,
+                "use_layer_norm": self.use_layer_norm,
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
                 ),

@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from keras_fm.registration import register
+from keras_fm.sparse_read import gather_rows
 
 
 @register
@@ -90,12 +91,14 @@ class SparseFM(keras.layers.Layer):
             shape=(rows, self.embedding_dim),
             initializer=self.embeddings_initializer,
             regularizer=self.embeddings_regularizer,
+            autocast=False,  # gathered rows are cast, not the table
         )
         self.linear_weights = self.add_weight(
             name="linear_weights",
             shape=(rows,),
             initializer="zeros",
             regularizer=self.weights_regularizer,
+            autocast=False,
         )
         self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
         self.built = True
@@ -131,13 +134,13 @@ class SparseFM(keras.layers.Layer):
         ids = tf.where(in_range, ids, tf.cast(self.num_features, tf.int64))
         x = tf.cast(values, self.compute_dtype)  # (N,)
         scaled = (
-            tf.gather(tf.convert_to_tensor(self.embeddings), ids) * x[:, None]
+            gather_rows(self.embeddings, ids, self.compute_dtype) * x[:, None]
         )  # (N, k)
         sum_ = tf.math.unsorted_segment_sum(scaled, rows, batch)  # (B, k)
         sum_sq = tf.math.unsorted_segment_sum(tf.square(scaled), rows, batch)  # (B, k)
         pairwise = 0.5 * tf.reduce_sum(tf.square(sum_) - sum_sq, axis=1)  # (B,)
         linear = tf.math.unsorted_segment_sum(
-            tf.gather(tf.convert_to_tensor(self.linear_weights), ids) * x, rows, batch
+            gather_rows(self.linear_weights, ids, self.compute_dtype) * x, rows, batch
         )
         return (tf.cast(self.bias, self.compute_dtype) + linear + pairwise)[:, None]
 

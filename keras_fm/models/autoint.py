@@ -20,6 +20,8 @@ def build_autoint(
     num_heads: int = 2,
     head_dim: int = 16,
     use_residual: bool = True,
+    use_scale: bool = False,
+    use_layer_norm: bool = False,
     dnn_units: Sequence[int] = (),
     dnn_activation: str = "relu",
     dropout: float = 0.0,
@@ -41,7 +43,9 @@ def build_autoint(
         features: the feature specs, one per field.
         embedding_dim: size of the field vectors. Defaults to `16`.
         num_layers: stacked interacting layers. Defaults to `3`.
-        num_heads, head_dim, use_residual: of each `InteractingLayer`.
+        num_heads, head_dim, use_residual, use_scale, use_layer_norm: of each
+            `InteractingLayer` (the paper's layer has neither scale nor
+            layer norm; FuxiCTR's AutoInt+ on frappe uses both).
         dnn_units: hidden layers of the optional DNN. Defaults to `()`.
         dnn_activation, dropout, batch_norm: as `build_deepfm`.
         embeddings_l2, embeddings_regularizer, embeddings_initializer, task,
@@ -64,7 +68,12 @@ def build_autoint(
     attended = vectors
     for index in range(num_layers):
         attended = InteractingLayer(
-            num_heads, head_dim, use_residual=use_residual, name=f"interacting_{index}"
+            num_heads,
+            head_dim,
+            use_residual=use_residual,
+            use_scale=use_scale,
+            use_layer_norm=use_layer_norm,
+            name=f"interacting_{index}",
         )(attended)
     flat = keras.layers.Flatten(name="flatten_attention")(attended)
     logit = keras.layers.Dense(1, name="attention_logit")(flat)

@@ -4,6 +4,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from keras_fm.sparse_read import gather_rows
+
 
 def is_row_sparse(gradient: Any) -> bool:
     """Whether ``gradient`` names rows (a `tf.IndexedSlices`, as gathers give)."""
@@ -19,7 +21,7 @@ def unique_rows(gradient: tf.IndexedSlices) -> tuple[Any, Any]:
 
 def read_rows(variable: Any, rows: Any) -> Any:
     """The given rows of a Keras or TensorFlow variable."""
-    return tf.gather(tf.convert_to_tensor(variable), rows)
+    return gather_rows(variable, rows)
 
 
 def write_rows(optimizer: Any, variable: Any, rows: Any, values: Any) -> None:

@@ -13,6 +13,7 @@ class TestInteractingLayer(LayerChecklist):
     configs = (
         {"num_heads": 2, "head_dim": 3},
         {"num_heads": 1, "head_dim": 4, "use_residual": False, "use_scale": True},
+        {"num_heads": 2, "head_dim": 2, "use_scale": True, "use_layer_norm": True},
     )
 
     def input_shape(self, num_fields, dim):
@@ -21,6 +22,9 @@ class TestInteractingLayer(LayerChecklist):
     def reference(self, layer, inputs, mask=None):
         get = lambda w: keras.ops.convert_to_numpy(w).astype("float64")  # noqa: E731
         residual = get(layer.residual_kernel) if layer.use_residual else None
+        norm = None
+        if layer.use_layer_norm:
+            norm = (get(layer.gamma), get(layer.beta))
         return interacting_reference(
             inputs,
             get(layer.query_kernel),
@@ -30,6 +34,7 @@ class TestInteractingLayer(LayerChecklist):
             layer.num_heads,
             layer.use_scale,
             mask,
+            norm,
         )
 
     def delete_fields(self, layer, keep):
@@ -52,6 +57,7 @@ def test_stacks_and_passes_the_mask_on():
     ({"head_dim": -1}, "`head_dim`"),
     ({"use_residual": "yes"}, "`use_residual`"),
     ({"use_scale": 0}, "`use_scale`"),
+    ({"use_layer_norm": 1}, "`use_layer_norm`"),
 ])  # fmt: skip
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
