@@ -11,7 +11,12 @@ import tensorflow as tf
 
 from keras_fm.data.formats import DataFormat
 from keras_fm.data.pipeline import Cache
-from keras_fm.models import BUILDERS, build_sparse_fm, compile_for_task
+from keras_fm.models import (
+    BUILDERS,
+    build_sparse_fm,
+    compile_for_task,
+    default_optimizer,
+)
 from keras_fm.optimizers import LazyAdam
 from keras_fm.ranking import (
     ItemCatalog,
@@ -174,7 +179,6 @@ def train(
             f"{model_name} needs fields: use libffm data, or libsvm rows with one "
             "feature per field and --fields-by-position"
         )
-    optimizer = LazyAdam(learning_rate)
     if task == "ranking":
         assert ranking is not None
         train_data, valid_data, trained, catalog, seen = _ranking_data(
@@ -188,12 +192,16 @@ def train(
             verbose,
         )
         trained.compile(
-            optimizer, bpr_loss(), metrics=[pairwise_accuracy], jit_compile=False
+            LazyAdam(learning_rate),
+            bpr_loss(),
+            metrics=[pairwise_accuracy],
+            jit_compile=False,
         )
         monitor, mode = "val_pairwise_accuracy", "max"
         save_catalog(out / CATALOG_FILE, catalog, seen)
     else:
-        trained = compile_for_task(model, task, optimizer)
+        optimizer, jit_compile = default_optimizer(model, learning_rate)
+        trained = compile_for_task(model, task, optimizer, jit_compile=jit_compile)
         monitor, mode = ("val_auc", "max") if task == "binary" else ("val_rmse", "min")
     if valid_data is None:
         monitor = monitor[4:]

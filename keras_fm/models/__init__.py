@@ -10,7 +10,15 @@ from keras_fm.models.inputs import feature_inputs
 from keras_fm.models.nfm import build_nfm
 from keras_fm.models.output_range import OutputRange
 from keras_fm.models.sparse_fm import build_sparse_fm
-from keras_fm.models.tasks import TASKS, compile_for_task, task_loss, task_metrics
+from keras_fm.models.tasks import (
+    DENSE_UPDATE_ENTRIES,
+    TASKS,
+    compile_for_task,
+    default_optimizer,
+    table_entries,
+    task_loss,
+    task_metrics,
+)
 from keras_fm.models.xdeepfm import build_xdeepfm
 
 BUILDERS = {
@@ -26,6 +34,7 @@ BUILDERS = {
 
 __all__ = [
     "BUILDERS",
+    "DENSE_UPDATE_ENTRIES",
     "TASKS",
     "OutputRange",
     "build_afm",
@@ -38,7 +47,9 @@ __all__ = [
     "build_sparse_fm",
     "build_xdeepfm",
     "compile_for_task",
+    "default_optimizer",
     "feature_inputs",
+    "table_entries",
     "task_loss",
     "task_metrics",
 ]

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_fm.models.output_range import OutputRange
@@ -61,6 +62,62 @@ def task_metrics(task: str) -> list[Any]:
     return [keras.metrics.RootMeanSquaredError(name="rmse")]
 
 
+# Tables up to this many entries train faster with dense Adam under XLA (a
+# dense update of a small table is cheaper than deduplicating the rows of a
+# batch); larger ones with LazyAdam without XLA. Measured on 2 cores (FM,
+# batch 4096): 3.4e5 entries dense 444k ex/s vs lazy 217k; 1.6e6 entries
+# dense 226k vs lazy 305k (examples/benchmarks/throughput.py).
+DENSE_UPDATE_ENTRIES = 1_000_000
+
+
+def table_entries(model: keras.Model) -> int:
+    """Entries of the model's embedding and first-order tables (rows x width)."""
+    from keras_fm.layers import SparseFM
+    from keras_fm.layers.field_input_layer import FieldInputLayer
+
+    tables = {
+        id(weight): int(np.prod(weight.shape))
+        for layer in model._flatten_layers()
+        if isinstance(layer, (FieldInputLayer, SparseFM))
+        for weight in layer.trainable_weights
+        if len(weight.shape) > 0
+    }
+    return sum(tables.values())
+
+
+def _compilable(model: keras.Model) -> bool:
+    """Whether XLA can compile the model: dense inputs, compilable layers."""
+    if any(
+        getattr(tensor, "ragged", False) or getattr(tensor, "sparse", False)
+        for tensor in model.inputs or ()
+    ):
+        return False
+    return all(layer.supports_jit for layer in model._flatten_layers())
+
+
+def default_optimizer(
+    model: keras.Model, learning_rate: float = 1e-3
+) -> tuple[keras.optimizers.Optimizer, Any]:
+    """The optimizer and ``jit_compile`` that train ``model`` fastest.
+
+    Small tables (at most `DENSE_UPDATE_ENTRIES` entries in all): stock
+    `keras.optimizers.Adam` under XLA (``jit_compile=True``; Keras's
+    ``"auto"`` leaves XLA off on CPU), or without it when a layer cannot be
+    compiled (e.g. a string lookup) or an input is ragged or sparse (XLA
+    takes dense tensors only). Larger tables:
+    `keras_fm.optimizers.LazyAdam` without XLA, whose steps cost the batch's
+    rows rather than the tables' (XLA would make the row updates dense).
+
+    Returns:
+        ``(optimizer, jit_compile)``.
+    """
+    from keras_fm.optimizers import LazyAdam
+
+    if table_entries(model) <= DENSE_UPDATE_ENTRIES:
+        return keras.optimizers.Adam(learning_rate), _compilable(model)
+    return LazyAdam(learning_rate), False
+
+
 def compile_for_task(
     model: keras.Model, task: str, optimizer: Any = None, **kwargs: Any
 ) -> keras.Model:
@@ -69,20 +126,19 @@ def compile_for_task(
     Args:
         model: the model.
         task: `"binary"` or `"regression"`.
-        optimizer: Defaults to `keras_fm.optimizers.LazyAdam` with learning
-            rate 1e-3: Adam whose embedding rows move only when a batch uses
-            them, so that a step costs the batch's rows rather than the
-            tables' (stock Adam updates every row at every step).
+        optimizer: Defaults to `default_optimizer(model)`: Adam with learning
+            rate 1e-3, dense and under XLA for small tables, row-sparse
+            (`keras_fm.optimizers.LazyAdam`) without XLA for large ones.
         **kwargs: other `model.compile` arguments. ``jit_compile`` defaults
-            to `False`: XLA turns the row-sparse embedding gradients into
-            dense ones, which is slower for these models (see
-            ``examples/benchmarks/throughput.py``).
+            to the one `default_optimizer` gives without an ``optimizer``,
+            and to `False` with one (XLA makes row-sparse updates dense).
     """
-    from keras_fm.optimizers import LazyAdam
-
+    if optimizer is None:
+        optimizer, jit_compile = default_optimizer(model)
+        kwargs.setdefault("jit_compile", jit_compile)
     kwargs.setdefault("jit_compile", False)
     model.compile(
-        optimizer=LazyAdam(1e-3) if optimizer is None else optimizer,
+        optimizer=optimizer,
         loss=task_loss(task),
         metrics=task_metrics(task),
         **kwargs,

@@ -1,0 +1,84 @@
+"""compile_for_task's defaults: dense Adam under XLA for small tables, LazyAdam else."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_fm.data import position_features
+from keras_fm.features import IdFeature, LookupFeature
+from keras_fm.models import (
+    DENSE_UPDATE_ENTRIES,
+    build_deepfm,
+    build_ffm,
+    build_fm,
+    build_sparse_fm,
+    compile_for_task,
+    default_optimizer,
+    table_entries,
+)
+from keras_fm.optimizers import LazyAdam
+from keras_fm.ranking import PairwiseRanker
+
+
+def test_table_entries_counts_rows_times_width_of_every_table():
+    features = position_features(3, 99)  # one shared table of 100 rows
+    # latent 100 x 8, first order 100; the bias and the DNN are not tables
+    assert table_entries(build_fm(features, embedding_dim=8)) == 900
+    assert table_entries(build_deepfm(features, embedding_dim=8)) == 900
+    # FFM: one vector per field for each row
+    assert table_entries(build_ffm(features, embedding_dim=4)) == 100 * 3 * 4 + 100
+    assert table_entries(build_sparse_fm(99, embedding_dim=8)) == 900
+    # a wrapped scorer is found too
+    scorer = build_fm(features, embedding_dim=8)
+    assert table_entries(PairwiseRanker(scorer)) == 900
+
+
+def test_small_tables_train_with_dense_adam_under_xla():
+    model = build_fm([IdFeature("user", 100), IdFeature("item", 50)])
+    optimizer, jit_compile = default_optimizer(model, 0.01)
+    assert type(optimizer) is keras.optimizers.Adam
+    assert jit_compile is True
+    np.testing.assert_allclose(float(optimizer.learning_rate), 0.01)
+    compile_for_task(model, "binary")
+    assert model.jit_compile is True
+    assert type(model.optimizer) is keras.optimizers.Adam
+
+
+def test_large_tables_train_with_lazy_adam_without_xla():
+    rows = DENSE_UPDATE_ENTRIES // 10 + 1
+    model = build_fm([IdFeature("user", rows), IdFeature("item", 50)], embedding_dim=10)
+    assert table_entries(model) > DENSE_UPDATE_ENTRIES
+    optimizer, jit_compile = default_optimizer(model)
+    assert isinstance(optimizer, LazyAdam) and jit_compile is False
+    compile_for_task(model, "binary")
+    assert model.jit_compile is False and isinstance(model.optimizer, LazyAdam)
+
+
+def test_models_that_cannot_be_compiled_by_xla_run_without_it():
+    user = LookupFeature("user", vocabulary=["a", "b", "c"])  # StringLookup
+    model = compile_for_task(build_fm([user, IdFeature("item", 5)]), "binary")
+    assert model.jit_compile is False
+    model.fit(
+        {"user": tf.constant([["a"], ["z"]]), "item": tf.constant([[1], [3]])},
+        np.array([1.0, 0.0]),
+        verbose=0,
+    )
+
+
+def test_ragged_inputs_run_without_xla():
+    genre = IdFeature("genre", 10, multivalent=True)
+    model = build_fm([IdFeature("user", 10), genre])  # genre: a ragged input
+    assert default_optimizer(model)[1] is False
+    dense = build_fm([IdFeature("user", 10), genre], list_inputs="dense")
+    assert default_optimizer(dense)[1] is True
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_explicit_arguments_win(jit_compile):
+    model = build_fm([IdFeature("user", 10)])
+    optimizer = keras.optimizers.SGD(0.1)
+    compile_for_task(model, "binary", optimizer, jit_compile=jit_compile)
+    assert model.optimizer is optimizer and model.jit_compile is jit_compile
+    compile_for_task(model, "binary", keras.optimizers.SGD(0.1))
+    assert model.jit_compile is False  # row-sparse optimizers dislike XLA
