@@ -18,19 +18,12 @@ from keras_fm.models import (
     default_optimizer,
 )
 from keras_fm.optimizers import LazyAdam
-from keras_fm.ranking import (
-    ItemCatalog,
-    PairwiseRanker,
-    bpr_loss,
-    concat_batches,
-    count_positives,
-    keep_positives,
-    load_catalog,
-    pairwise_accuracy,
-    ranking_metrics,
-    sample_negatives,
-    save_catalog,
-    seen_items,
+from keras_fm.ranking import bpr_loss, load_catalog, pairwise_accuracy, save_catalog
+from keras_fm.ranking_task import (
+    check_ranking,
+    ranking_data,
+    ranking_file_metrics,
+    scorer,
 )
 from keras_fm.training import training_callbacks
 
@@ -45,34 +38,6 @@ def _metrics(model: keras.Model, dataset: Any, task: str) -> dict[str, float]:
     scores = model.evaluate(dataset, verbose=0, return_dict=True)
     names = ("auc", "logloss") if task == "binary" else ("rmse",)
     return {name: round(float(scores[name]), 6) for name in names}
-
-
-def _scorer(model: keras.Model) -> keras.Model:
-    return keras.Model(model.inputs, model.get_layer("logit").output)
-
-
-def _ranking_metrics(
-    model: keras.Model,
-    dataset: Any,
-    catalog: ItemCatalog,
-    seen: dict[int, set[int]],
-    ranking: dict[str, Any],
-) -> dict[str, float]:
-    examples = concat_batches(dataset.map(keep_positives()))
-    user = ranking.get("user_field")
-    if user:
-        held_out = seen_items(examples, user, catalog.item_feature)
-        seen = {u: seen.get(u, set()) | items for u, items in held_out.items()}
-    scores = ranking_metrics(
-        _scorer(model),
-        examples,
-        catalog,
-        k=10,
-        num_candidates=ranking.get("num_candidates"),
-        seen=seen if user else None,
-        user_feature=user,
-    )
-    return {name: round(value, 6) for name, value in scores.items()}
 
 
 def _model_kwargs(name: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -142,7 +107,7 @@ def train(
     data_format = data_format.infer_sizes([*train_paths, *valid_paths, *test_paths])
     read_task = "binary" if task == "ranking" else task
     if task == "ranking":
-        ranking = _check_ranking(ranking, data_format)
+        ranking = check_ranking(ranking, data_format)
     train_data = data_format.read(
         train_paths,
         read_task,
@@ -181,7 +146,7 @@ def train(
         )
     if task == "ranking":
         assert ranking is not None
-        train_data, valid_data, trained, catalog, seen = _ranking_data(
+        train_data, valid_data, trained, catalog, seen = ranking_data(
             model,
             data_format,
             train_paths,
@@ -229,84 +194,12 @@ def train(
             return {}
         data = data_format.read(paths, read_task, batch_size)
         if task == "ranking":
-            return _ranking_metrics(model, data, catalog, seen, ranking or {})
+            return ranking_file_metrics(model, data, catalog, seen, ranking or {})
         return _metrics(model, data, task)
 
     metrics: dict[str, Any] = {"valid": scores(valid_paths), "test": scores(test_paths)}
     (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
     return metrics
-
-
-def _check_ranking(
-    ranking: dict[str, Any] | None, data_format: DataFormat
-) -> dict[str, Any]:
-    ranking = dict(ranking or {})
-    if not ranking.get("item_field"):
-        raise ValueError("the ranking task needs the item field (--item-field)")
-    if not data_format.has_fields:
-        raise ValueError(
-            "the ranking task needs fields: use libffm, CSV or TFRecord data, or "
-            "libsvm rows with one feature per field and --fields-by-position"
-        )
-    ranking.setdefault("item_features", [])
-    ranking.setdefault("user_field", None)
-    ranking.setdefault("num_negatives", 1)
-    ranking.setdefault("num_candidates", 100)
-    return ranking
-
-
-def _ranking_data(
-    model: keras.Model,
-    data_format: DataFormat,
-    train_paths: Sequence[str],
-    train_data: Any,
-    valid_data: Any,
-    ranking: dict[str, Any],
-    seed: int,
-    verbose: int,
-) -> tuple[Any, Any, keras.Model, ItemCatalog, dict[int, set[int]]]:
-    """Pairs of (positive, sampled negative), the ranker, the catalog and seen items."""
-    reference = data_format.read(train_paths, "binary", 8192)
-    inputs = set(reference.element_spec[0])
-    item = ranking["item_field"]
-    names = [item, *ranking["item_features"]]
-    if ranking["user_field"]:
-        names.append(ranking["user_field"])
-    for name in names:
-        if name not in inputs:
-            raise ValueError(
-                f"no input {name!r} in the training data; inputs: {sorted(inputs)}"
-            )
-    attributes = [
-        name
-        for base in [item, *ranking["item_features"]]
-        for name in (base, f"{base}_value")
-        if name in inputs and name != item
-    ]
-    # One parsing pass: every training positive, concatenated.
-    reference = reference.cache()
-    kept, total = count_positives(reference)
-    examples = concat_batches(reference.map(keep_positives()))
-    catalog = ItemCatalog.from_dataset(
-        tf.data.Dataset.from_tensors((examples, tf.ones(kept))), item, attributes
-    )
-    seen: dict[int, set[int]] = {}
-    if ranking["user_field"]:
-        seen = seen_items(examples, ranking["user_field"], item)
-    if verbose:
-        print(
-            f"ranking: {kept} of {total} training rows are positives (label > 0); "
-            f"{catalog.num_items} items",
-            flush=True,
-        )
-    pairs = sample_negatives(catalog, ranking["num_negatives"], seed=seed)
-    train_pairs = train_data.map(keep_positives()).map(pairs)
-    valid_pairs = None
-    if valid_data is not None:
-        fixed = sample_negatives(catalog, ranking["num_negatives"], seed=seed + 1)
-        valid_pairs = valid_data.map(keep_positives()).map(fixed).cache()
-    ranker = PairwiseRanker(_scorer(model), name="pairwise_ranker")
-    return train_pairs, valid_pairs, ranker, catalog, seen
 
 
 def _load(model_dir: str) -> tuple[keras.Model, DataFormat, str]:
@@ -332,7 +225,7 @@ def evaluate(
     if task == "ranking":
         catalog, seen = load_catalog(Path(model_dir) / CATALOG_FILE)
         data = data_format.read(paths, "binary", batch_size)
-        return _ranking_metrics(
+        return ranking_file_metrics(
             model, data, catalog, seen, _run_info(model_dir)["ranking"]
         )
     return _metrics(model, data_format.read(paths, task, batch_size), task)
@@ -347,7 +240,7 @@ def predict(
     """
     model, data_format, task = _load(model_dir)
     if task == "ranking":
-        model, task = _scorer(model), "binary"
+        model, task = scorer(model), "binary"
     predictions = model.predict(data_format.read(paths, task, batch_size), verbose=0)
     np.savetxt(output, predictions.reshape(-1), fmt="%.6g")
     return int(predictions.shape[0])

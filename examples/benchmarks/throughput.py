@@ -7,13 +7,15 @@ tf.data reader of a libsvm file (`DataFormat` with fields by position and
 baseline is the plain Keras 3 model a user would write (one
 `keras.layers.Embedding` over the field ids, the FM sum-of-squares in
 `keras.ops`, `keras.layers.Dense` for the DNN, stock `keras.optimizers.Adam`,
-`model.compile` defaults) on the same batches. Each configuration runs in its
-own process, so that its peak resident memory is its own.
+`model.compile` defaults, which leave XLA off on CPU) on the same batches.
+Each configuration runs in its own process, so that its peak resident memory
+is its own.
 
 Columns: train examples/s (median of 3 epochs after a warm-up epoch),
 predict examples/s, the process's peak resident memory, the bytes of the
-model's weights plus optimizer slots, and the train speed as a ratio to the
-baseline on the same data.
+model's weights plus optimizer slots, the train speed as a ratio to the
+baseline on the same data, and the optimizer (`compile_for_task`'s default
+for the model's table size, "+ XLA" when compiled with XLA).
 
 Data: frappe's training file (202,027 rows, 10 fields, 5,382 ids; from
 ../shared/data, see its SOURCE.md) and generated rows (10 fields, ids drawn
@@ -139,6 +141,7 @@ def measure(config, folder, rows):
         start = time.perf_counter()
         model.fit(dataset, epochs=1, verbose=0)
         times.append(time.perf_counter() - start)
+    model.predict(dataset.take(2), verbose=0)  # warm-up: tracing, XLA
     start = time.perf_counter()
     model.predict(dataset, verbose=0)
     predict_seconds = time.perf_counter() - start
@@ -149,7 +152,8 @@ def measure(config, folder, rows):
         "predict": examples / predict_seconds,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "state_mb": state / 2**20,
-        "optimizer": type(model.optimizer).__name__,
+        "optimizer": type(model.optimizer).__name__
+        + (" + XLA" if model.jit_compile else ""),
     }
 
 
