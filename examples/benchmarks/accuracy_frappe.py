@@ -84,7 +84,14 @@ SETTINGS = {
         "dropout": 0.2,
         "batch_norm": True,
     },
-    "afm": {"embeddings_l2": 1e-4, "attention_units": 16, "dropout": 0.2},
+    # BARS AFM_frappe_x1 (experiment 011): lambda 1e-5, attention 128,
+    # attention dropout 0.1.
+    "afm": {
+        "embeddings_regularizer": whole_table_l2(1e-5),
+        "embeddings_initializer": INIT,
+        "attention_units": 128,
+        "dropout": 0.1,
+    },
     "autoint": {
         "embeddings_regularizer": whole_table_l2(0.05),
         "embeddings_initializer": INIT,
