@@ -19,6 +19,7 @@ import tensorflow as tf
 from keras_fm.datasets import SyntheticData, make_fm_data
 from keras_fm.export import export_saved_model
 from keras_fm.layers import CIN, FieldAwareFM, FMInteraction
+from keras_fm.models.inputs import model_inputs
 
 EXPORT_TOLERANCE = 1e-5
 
@@ -97,7 +98,7 @@ def build_demo_model(
     terms = keras.layers.Concatenate(name="terms")([first_order, fm, ffm, cin])
     logit = keras.layers.Dense(1, name="logit")(terms)
     prediction = keras.layers.Activation("sigmoid", name="prediction")(logit)
-    return keras.Model(inputs, prediction, name="demo_fm_ffm_cin")
+    return keras.Model(model_inputs(inputs), prediction, name="demo_fm_ffm_cin")
 
 
 def _dataset(data: SyntheticData, batch_size: int, shuffle: bool, seed: int) -> Any:

@@ -105,6 +105,8 @@ def edge_model(model: keras.Model) -> keras.Model:
             "(FieldEmbedding / FieldAwareEmbedding): TFLite export needs one."
         )
     inputs = feature_inputs(features, "dense")
+    if not isinstance(model.input, dict):  # the builders' list of named inputs
+        inputs = [inputs[tensor.name] for tensor in model.inputs]
     clone = keras.models.clone_model(
         model, input_tensors=inputs, clone_function=_edge_layer
     )
@@ -124,8 +126,8 @@ def _flex_ops(message: str) -> list[str]:
 
 def _input_signature(model: keras.Model) -> dict[str, tf.TensorSpec]:
     return {
-        name: tf.TensorSpec(tensor.shape, tensor.dtype, name=name)
-        for name, tensor in model.input.items()
+        tensor.name: tf.TensorSpec(tensor.shape, tensor.dtype, name=tensor.name)
+        for tensor in model.inputs
     }
 
 

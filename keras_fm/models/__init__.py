@@ -6,7 +6,7 @@ from keras_fm.models.deepfm import build_deepfm
 from keras_fm.models.ffm import build_ffm
 from keras_fm.models.fm import build_fm
 from keras_fm.models.hofm import build_hofm
-from keras_fm.models.inputs import feature_inputs
+from keras_fm.models.inputs import feature_inputs, model_inputs
 from keras_fm.models.nfm import build_nfm
 from keras_fm.models.output_range import OutputRange
 from keras_fm.models.sparse_fm import build_sparse_fm
@@ -49,6 +49,7 @@ __all__ = [
     "compile_for_task",
     "default_optimizer",
     "feature_inputs",
+    "model_inputs",
     "table_entries",
     "task_loss",
     "task_metrics",

@@ -8,7 +8,7 @@ import keras
 from keras_fm.features import Feature
 from keras_fm.layers import FieldEmbedding, InteractingLayer
 from keras_fm.models.dnn import dnn_tower
-from keras_fm.models.inputs import feature_inputs
+from keras_fm.models.inputs import feature_inputs, model_inputs
 from keras_fm.models.tasks import prediction_head
 
 
@@ -89,4 +89,6 @@ def build_autoint(
         logit = keras.layers.Add(name="logit")([logit, deep])
     else:
         logit = keras.layers.Identity(name="logit")(logit)
-    return keras.Model(inputs, prediction_head(logit, task, output_range), name=name)
+    return keras.Model(
+        model_inputs(inputs), prediction_head(logit, task, output_range), name=name
+    )

@@ -7,7 +7,7 @@ import keras
 
 from keras_fm.features import Feature
 from keras_fm.layers import FieldEmbedding, FMInteraction
-from keras_fm.models.inputs import feature_inputs
+from keras_fm.models.inputs import feature_inputs, model_inputs
 from keras_fm.models.tasks import prediction_head
 
 
@@ -61,4 +61,6 @@ def build_fm(
     )(inputs)
     pairwise = FMInteraction(name="fm")(vectors)
     logit = keras.layers.Add(name="logit")([first_order, pairwise])
-    return keras.Model(inputs, prediction_head(logit, task, output_range), name=name)
+    return keras.Model(
+        model_inputs(inputs), prediction_head(logit, task, output_range), name=name
+    )

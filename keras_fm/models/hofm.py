@@ -7,7 +7,7 @@ import keras
 
 from keras_fm.features import Feature
 from keras_fm.layers import ANOVAInteraction, FieldEmbedding, FMInteraction
-from keras_fm.models.inputs import feature_inputs
+from keras_fm.models.inputs import feature_inputs, model_inputs
 from keras_fm.models.tasks import prediction_head
 
 
@@ -65,4 +65,6 @@ def build_hofm(
         )(inputs)
         terms.append(ANOVAInteraction(degree, name=f"order_{degree}")(vectors_t))
     logit = keras.layers.Add(name="logit")(terms)
-    return keras.Model(inputs, prediction_head(logit, task, output_range), name=name)
+    return keras.Model(
+        model_inputs(inputs), prediction_head(logit, task, output_range), name=name
+    )

@@ -47,3 +47,23 @@ def feature_inputs(
                 shape, dtype="float32", ragged=is_ragged, name=feature.weight_feature
             )
     return inputs
+
+
+def model_inputs(inputs: dict[str, Any]) -> list[Any]:
+    """The inputs of `feature_inputs` as the list a `keras.Model` should take.
+
+    A functional model built on a dict of inputs matches a dict it is called
+    with by position whenever the keys differ (Keras only warns), so a batch
+    with one extra column, such as a label or an id kept in the features,
+    would feed each input the wrong feature. Built on a list of named inputs,
+    the model picks each input from a dict by its name, ignores extra keys
+    and rejects a dict that lacks one of its inputs.
+
+    Args:
+        inputs: dict from input name to `keras.Input`, as `feature_inputs`
+            returns.
+
+    Returns:
+        The inputs as a list, in the dict's order.
+    """
+    return list(inputs.values())

@@ -8,7 +8,7 @@ import keras
 from keras_fm.features import Feature
 from keras_fm.layers import FieldEmbedding, FMInteraction
 from keras_fm.models.dnn import dnn_tower
-from keras_fm.models.inputs import feature_inputs
+from keras_fm.models.inputs import feature_inputs, model_inputs
 from keras_fm.models.tasks import prediction_head
 
 
@@ -71,4 +71,6 @@ def build_nfm(
     hidden = dnn_tower(pooled, dnn_units, dnn_activation, dropout, batch_norm)
     deep = keras.layers.Dense(1, name="dnn_logit")(hidden)
     logit = keras.layers.Add(name="logit")([first_order, deep])
-    return keras.Model(inputs, prediction_head(logit, task, output_range), name=name)
+    return keras.Model(
+        model_inputs(inputs), prediction_head(logit, task, output_range), name=name
+    )

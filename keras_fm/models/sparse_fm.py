@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import keras
 
 from keras_fm.layers import SparseFM
+from keras_fm.models.inputs import model_inputs
 from keras_fm.models.tasks import prediction_head
 
 
@@ -36,4 +37,6 @@ def build_sparse_fm(
     }
     score = SparseFM(num_features, embedding_dim, name="fm")(inputs)
     logit = keras.layers.Identity(name="logit")(score)
-    return keras.Model(inputs, prediction_head(logit, task, output_range), name=name)
+    return keras.Model(
+        model_inputs(inputs), prediction_head(logit, task, output_range), name=name
+    )

@@ -83,6 +83,45 @@ def test_trains_saves_and_reloads(name, tmp_path):
     )
 
 
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_inputs_are_taken_by_name_and_extra_columns_ignored(name):
+    """A batch with more columns than the model's inputs (here sorted before
+    and after them, one with the dtype and shape of ``user``) predicts as
+    without them: a Keras model built on a dict would match such a batch by
+    position."""
+    model = build(name)
+    data = batch()
+    extra = {"aaa": data["user"] + 3, **data, "zzz": data["age"] * 2}
+    np.testing.assert_array_equal(model(extra), model(data))
+    reordered = dict(reversed(list(data.items())))
+    np.testing.assert_array_equal(model(reordered), model(data))
+
+
+def test_fit_and_evaluate_on_a_dataset_with_extra_columns():
+    keras.utils.set_random_seed(0)
+    model = compile_for_task(build("deepfm"), "binary", keras.optimizers.Adam(0.01))
+    data = batch(64)
+    labels = tf.constant((data["age"].numpy()[:, 0] > 35).astype("float32"))
+    extra = {"aaa": data["user"], **data, "row_id": tf.range(64)[:, None]}
+    exact = tf.data.Dataset.from_tensors((data, labels))
+    wider = tf.data.Dataset.from_tensors((extra, labels))
+    np.testing.assert_allclose(
+        model.evaluate(wider, verbose=0), model.evaluate(exact, verbose=0)
+    )
+    model.fit(wider, epochs=2, verbose=0)
+    np.testing.assert_allclose(
+        model.predict(wider, verbose=0), model.predict(exact, verbose=0)
+    )
+
+
+def test_a_missing_input_is_an_error_that_names_the_inputs():
+    model = build("fm")
+    data = batch()
+    del data["age"]
+    with pytest.raises(ValueError, match="'age'"):
+        model(data)
+
+
 def layer_outputs(model, names, data):
     return keras.Model(model.inputs, [model.get_layer(n).output for n in names])(data)
 
