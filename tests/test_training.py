@@ -42,6 +42,24 @@ def test_callbacks_are_keras_own_and_configured(tmp_path):
     assert len(training_callbacks()) == 2
 
 
+@pytest.mark.parametrize("mode,sign", [("max", 1.0), ("min", -1.0)])
+def test_slow_progress_keeps_the_learning_rate(mode, sign):
+    """Gains of 5e-5 per epoch are progress: no decay, no stop; a gain under
+    min_delta (1e-6) is a plateau: the rate is divided by 10."""
+    model = fresh_model(small_problem()[0])
+    callbacks = training_callbacks(monitor="val_auc", mode=mode, patience=2)
+    for callback in callbacks:
+        callback.set_model(model)
+        callback.on_train_begin()
+    values = [0.9, 0.90005, 0.9001, 0.90015, 0.9001505]
+    for epoch, value in enumerate(values):
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, {"val_auc": sign * value})
+        rate = float(model.optimizer.learning_rate)
+        assert rate == pytest.approx(0.05 if epoch < 4 else 0.005), epoch
+    assert not model.stop_training
+
+
 def test_checkpoint_holds_the_best_model(tmp_path):
     keras.utils.set_random_seed(0)
     features, train, valid = small_problem()
