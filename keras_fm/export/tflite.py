@@ -104,9 +104,10 @@ def edge_model(model: keras.Model) -> keras.Model:
             f"Model {model.name!r} has no feature-spec embedding layer "
             "(FieldEmbedding / FieldAwareEmbedding): TFLite export needs one."
         )
-    inputs = feature_inputs(features, "dense")
+    named = feature_inputs(features, "dense")
+    inputs: Any = named
     if not isinstance(model.input, dict):  # the builders' list of named inputs
-        inputs = [inputs[tensor.name] for tensor in model.inputs]
+        inputs = [named[tensor.name] for tensor in model.inputs]
     clone = keras.models.clone_model(
         model, input_tensors=inputs, clone_function=_edge_layer
     )
