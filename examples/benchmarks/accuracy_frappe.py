@@ -21,6 +21,7 @@ frappe's training file here is rebuilt (its negatives are re-sampled, see
 SOURCE.md), so differences of a few 1e-3 are noise.
 
 Usage: python examples/benchmarks/accuracy_frappe.py [--data DIR] [--models fm,deepfm]
+       [--seed N]
 """
 
 import argparse
@@ -109,7 +110,7 @@ SETTINGS = {
 }
 
 
-def frappe(path, shuffle):
+def frappe(path, shuffle, seed=2021):
     """frappe's rows as field inputs, parsed once and cached; reshuffled per epoch."""
     dataset = read_libsvm(path, task="binary", batch_size=4096, num_features=FEATURES)
     dataset = dataset.map(split_positions(FIELDS), num_parallel_calls=tf.data.AUTOTUNE)
@@ -117,7 +118,7 @@ def frappe(path, shuffle):
     if shuffle:
         dataset = (
             dataset.unbatch()
-            .shuffle(250_000, seed=2021, reshuffle_each_iteration=True)
+            .shuffle(250_000, seed=seed, reshuffle_each_iteration=True)
             .batch(4096)
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
@@ -129,11 +130,16 @@ def main():
     parser.add_argument("--data", type=Path, default=default)
     parser.add_argument("--models", default="fm,deepfm,xdeepfm")
     parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument(
+        "--seed", type=int, default=2021, help="initialization and shuffling seed"
+    )
     args = parser.parse_args()
     folder = args.data / "frappe"
     if not (folder / "frappe.validation.libfm").exists():
         raise SystemExit(f"frappe is absent: {folder} (see its SOURCE.md)")
-    train = frappe(folder / "frappe.train.reconstructed.libfm", shuffle=True)
+    train = frappe(
+        folder / "frappe.train.reconstructed.libfm", shuffle=True, seed=args.seed
+    )
     valid = frappe(folder / "frappe.validation.libfm", shuffle=False)
     test = frappe(folder / "frappe.test.libfm", shuffle=False)
     features = position_features(FIELDS, FEATURES)
@@ -142,7 +148,7 @@ def main():
     header += f"{'test AUC':>10}{'test logloss':>14}{'published AUC / logloss':>26}"
     print(header, flush=True)
     for name in args.models.split(","):
-        keras.utils.set_random_seed(2021)
+        keras.utils.set_random_seed(args.seed)
         model = BUILDERS[name](
             features, embedding_dim=10, task="binary", **SETTINGS[name]
         )

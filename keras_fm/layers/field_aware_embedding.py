@@ -47,11 +47,13 @@ class FieldAwareEmbedding(FieldInputLayer):
         embeddings_regularizer: Optional regularizer of the latent table.
         weights_regularizer: Optional regularizer of the first-order weights.
             Defaults to `None`.
-        embeddings_l2: float. L2 penalty on the field-aware vectors a batch uses
-            (``embeddings_l2 * sum ||v_row||^2 / batch_size``, added to the
-            loss), the usual CTR regularization; unlike
-            `embeddings_regularizer` it costs nothing for rows not in the
-            batch. Defaults to `0.0`.
+        embeddings_l2: float, or dict from feature name to float. L2 penalty
+            on the field-aware vectors a batch uses (``sum_rows l2 * ||v_row||^2 /
+            batch_size``, added to the loss), the usual CTR regularization;
+            unlike `embeddings_regularizer` it costs nothing for rows not in
+            the batch. A dict sets each feature's penalty (features it does
+            not name get none), e.g. lighter on a few-valued side feature
+            than on ids. Defaults to `0.0`.
         use_first_order: bool. Whether to hold first-order weights and a bias;
             if `False`, the first-order output is zeros. Defaults to `True`.
         **kwargs: Base `keras.layers.Layer` arguments.
@@ -92,7 +94,7 @@ class FieldAwareEmbedding(FieldInputLayer):
         embeddings_initializer: Any = None,
         embeddings_regularizer: Any = None,
         weights_regularizer: Any = None,
-        embeddings_l2: float = 0.0,
+        embeddings_l2: float | dict[str, float] = 0.0,
         use_first_order: bool = True,
         **kwargs: Any,
     ) -> None:

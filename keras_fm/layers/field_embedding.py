@@ -44,11 +44,13 @@ class FieldEmbedding(FieldInputLayer):
             Defaults to `None`.
         weights_regularizer: Optional regularizer of the first-order weights.
             Defaults to `None`.
-        embeddings_l2: float. L2 penalty on the latent vectors a batch uses
-            (``embeddings_l2 * sum ||v_row||^2 / batch_size``, added to the
-            loss), the usual CTR regularization; unlike
-            `embeddings_regularizer` it costs nothing for rows not in the
-            batch. Defaults to `0.0`.
+        embeddings_l2: float, or dict from feature name to float. L2 penalty
+            on the latent vectors a batch uses (``sum_rows l2 * ||v_row||^2 /
+            batch_size``, added to the loss), the usual CTR regularization;
+            unlike `embeddings_regularizer` it costs nothing for rows not in
+            the batch. A dict sets each feature's penalty (features it does
+            not name get none), e.g. lighter on a few-valued side feature
+            than on ids. Defaults to `0.0`.
         use_first_order: bool. Whether to hold first-order weights and a bias;
             if `False`, the first-order output is zeros. Defaults to `True`.
         **kwargs: Base `keras.layers.Layer` arguments.

@@ -133,7 +133,7 @@ class FieldInputLayer(keras.layers.Layer):
         embeddings_initializer: Any = None,
         embeddings_regularizer: Any = None,
         weights_regularizer: Any = None,
-        embeddings_l2: float = 0.0,
+        embeddings_l2: float | dict[str, float] = 0.0,
         use_first_order: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -143,12 +143,7 @@ class FieldInputLayer(keras.layers.Layer):
                 f"`use_first_order` must be a bool. Received: {use_first_order!r}"
             )
         self.use_first_order = use_first_order
-        if not isinstance(embeddings_l2, (int, float)) or embeddings_l2 < 0:
-            raise ValueError(
-                "`embeddings_l2` must be a non-negative float. "
-                f"Received: embeddings_l2={embeddings_l2!r}"
-            )
-        self.embeddings_l2 = float(embeddings_l2)
+        self.embeddings_l2 = _check_l2(embeddings_l2)
         if (
             isinstance(embedding_dim, bool)
             or not isinstance(embedding_dim, int)
@@ -160,6 +155,16 @@ class FieldInputLayer(keras.layers.Layer):
             )
         self.features = deserialize_features(features)
         self.offsets, self.num_rows = row_offsets(self.features)
+        names = [f.name for f in self.features]
+        if isinstance(self.embeddings_l2, dict):
+            unknown = sorted(set(self.embeddings_l2) - set(names))
+            if unknown:
+                raise ValueError(
+                    f"`embeddings_l2` names features that are not inputs: {unknown}. "
+                    f"Features: {names}"
+                )
+        # One penalty per field, gathered for each value in `call`.
+        self._field_l2 = [self.l2_of(name) for name in names]
         self.embedding_dim = embedding_dim
         self.embeddings_initializer = keras.initializers.get(
             embeddings_initializer or keras.initializers.RandomNormal(stddev=0.01)
@@ -186,6 +191,12 @@ class FieldInputLayer(keras.layers.Layer):
 
     def row_vectors(self, ids: Any) -> Any:
         raise NotImplementedError
+
+    def l2_of(self, name: str) -> float:
+        """The batch L2 penalty on the latent vectors of feature ``name``."""
+        if isinstance(self.embeddings_l2, dict):
+            return self.embeddings_l2.get(name, 0.0)
+        return self.embeddings_l2
 
     def call(self, inputs: Any) -> tuple[Any, Any]:
         ids, weights, fields = self.encode(inputs)
@@ -226,16 +237,27 @@ class FieldInputLayer(keras.layers.Layer):
                     axis=1,
                     keepdims=True,
                 )
-        if self.embeddings_l2:
-            # L2 on the rows this batch uses (not the whole table), per example.
-            squares = tf.reduce_sum(
-                tf.square(tf.cast(flat, "float32")) * tf.cast(used, "float32")
-            )
-            self.add_loss(self.embeddings_l2 * squares / tf.cast(batch, "float32"))
+        if any(self._field_l2):
+            # L2 on the rows this batch uses (not the whole table), per example,
+            # each value weighed by its field's penalty.
+            penalty = tf.cast(used, "float32") * self._value_l2(ids, fields)
+            squares = tf.reduce_sum(tf.square(tf.cast(flat, "float32")) * penalty)
+            self.add_loss(squares / tf.cast(batch, "float32"))
         vectors = tf.reshape(pooled, (-1, num_fields, *self.vector_shape))
         if not self.use_first_order:
             return vectors, tf.zeros((batch, 1), self.compute_dtype)
         return vectors, first + tf.cast(self.bias, self.compute_dtype)
+
+    def _value_l2(self, ids: Any, fields: Any) -> Any:
+        """Each value's L2 penalty, shaped to broadcast against ``used``."""
+        if len(set(self._field_l2)) == 1:
+            return tf.constant(self._field_l2[0], "float32")
+        per_field = tf.constant(self._field_l2, "float32")
+        if isinstance(ids, tf.RaggedTensor):  # used is (N, 1)
+            return tf.gather(per_field, fields.flat_values)[:, None]
+        if fields is None:  # used is (B, F, 1), one column per field
+            return per_field[:, None]
+        return tf.gather(per_field, fields)[:, None]  # used is (B, T, 1)
 
     def compute_output_shape(self, input_shape: Any) -> tuple[Any, Any]:
         batch = None
@@ -355,6 +377,24 @@ class FieldInputLayer(keras.layers.Layer):
             }
         )
         return config
+
+
+def _check_l2(embeddings_l2: Any) -> float | dict[str, float]:
+    """A non-negative float, or a dict from feature name to one."""
+    values = (
+        list(embeddings_l2.values())
+        if isinstance(embeddings_l2, dict)
+        else [embeddings_l2]
+    )
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(
+                "`embeddings_l2` must be a non-negative float or a dict from "
+                f"feature name to one. Received: embeddings_l2={embeddings_l2!r}"
+            )
+    if isinstance(embeddings_l2, dict):
+        return {str(name): float(value) for name, value in embeddings_l2.items()}
+    return float(embeddings_l2)
 
 
 def _combine(weights: Any, combiner: str) -> Any:

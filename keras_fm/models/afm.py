@@ -18,7 +18,7 @@ def build_afm(
     attention_units: int = 8,
     dropout: float = 0.0,
     attention_l2: float = 0.0,
-    embeddings_l2: float = 0.0,
+    embeddings_l2: float | dict[str, float] = 0.0,
     embeddings_regularizer: Any = None,
     embeddings_initializer: Any = None,
     task: str = "binary",

@@ -26,7 +26,7 @@ def build_autoint(
     dnn_activation: str = "relu",
     dropout: float = 0.0,
     batch_norm: bool = False,
-    embeddings_l2: float = 0.0,
+    embeddings_l2: float | dict[str, float] = 0.0,
     embeddings_regularizer: Any = None,
     embeddings_initializer: Any = None,
     task: str = "binary",

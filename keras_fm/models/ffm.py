@@ -16,7 +16,7 @@ def build_ffm(
     *,
     embedding_dim: int = 4,
     num_buckets: int | None = None,
-    embeddings_l2: float = 0.0,
+    embeddings_l2: float | dict[str, float] = 0.0,
     embeddings_regularizer: Any = None,
     embeddings_initializer: Any = None,
     task: str = "binary",

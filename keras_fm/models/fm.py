@@ -15,7 +15,7 @@ def build_fm(
     features: Sequence[Feature],
     *,
     embedding_dim: int = 10,
-    embeddings_l2: float = 0.0,
+    embeddings_l2: float | dict[str, float] = 0.0,
     embeddings_regularizer: Any = None,
     embeddings_initializer: Any = None,
     use_first_order: bool = True,
@@ -32,7 +32,9 @@ def build_fm(
     Args:
         features: the feature specs, one per field.
         embedding_dim: size ``k`` of the latent vectors. Defaults to `10`.
-        embeddings_l2: L2 on the latent vectors of each batch. Defaults to 0.
+        embeddings_l2: L2 on the latent vectors of each batch: a float, or a
+            dict from feature name to float (see `FieldEmbedding`). Defaults
+            to 0.
         embeddings_regularizer: Optional regularizer of the whole latent and
             first-order tables, applied at every step (FuxiCTR's
             ``embedding_regularizer``; ``L2(lambda / 2)`` for its lambda).

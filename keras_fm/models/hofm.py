@@ -16,7 +16,7 @@ def build_hofm(
     *,
     embedding_dim: int = 10,
     order: int = 3,
-    embeddings_l2: float = 0.0,
+    embeddings_l2: float | dict[str, float] = 0.0,
     embeddings_regularizer: Any = None,
     embeddings_initializer: Any = None,
     task: str = "binary",

@@ -20,7 +20,7 @@ def build_nfm(
     dnn_activation: str = "relu",
     dropout: float = 0.0,
     batch_norm: bool = True,
-    embeddings_l2: float = 0.0,
+    embeddings_l2: float | dict[str, float] = 0.0,
     embeddings_regularizer: Any = None,
     embeddings_initializer: Any = None,
     task: str = "binary",

@@ -6,9 +6,16 @@ import pytest
 import tensorflow as tf
 
 from keras_fm.features import BucketizedFeature, IdFeature, NumericFeature
-from keras_fm.layers import FieldEmbedding, FMInteraction
+from keras_fm.layers import FieldAwareEmbedding, FieldEmbedding, FMInteraction
 from tests.layer_checklist import randomize_weights, run_fresh_python
-from tests.layers.embedding_cases import EXAMPLES, inputs, make_features, reference
+from tests.layers.embedding_cases import (
+    EXAMPLES,
+    entries,
+    inputs,
+    make_features,
+    reference,
+    rows_of,
+)
 
 
 def built_layer(combiner="sum", **kwargs):
@@ -233,3 +240,52 @@ def test_embeddings_l2_penalizes_only_the_rows_in_the_batch():
     rows = [1, 6 + 0, 1, 6 + 3]  # b's rows follow a's 6 rows
     expected = 0.1 * sum(np.sum(table[r] ** 2) for r in rows) / 2
     assert float(sum(layer.losses)) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["dense", "ragged", "sparse"])
+def test_embeddings_l2_per_feature_matches_reference(kind):
+    penalties = {"user": 0.3, "genre": 0.05, "age": 2.0, "history": 0.7}
+    layer = built_layer(embeddings_l2=penalties)
+    layer(inputs(kind))  # a call's losses replace the previous call's
+    table = layer.embeddings.numpy()
+    offsets, _ = rows_of(layer.features)
+    expected = 0.0
+    for example in EXAMPLES:
+        for feature in layer.features:
+            for local, x in entries(feature, example):
+                if x != 0:  # padding and zero values use no vector
+                    row = table[offsets[feature.name] + local]
+                    expected += penalties.get(feature.name, 0.0) * np.sum(row**2)
+    expected /= len(EXAMPLES)
+    assert float(sum(layer.losses)) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("layer_class", [FieldEmbedding, FieldAwareEmbedding])
+def test_embeddings_l2_per_feature_adds_up_to_the_uniform_penalty(layer_class):
+    features = [IdFeature("a", 5), IdFeature("b", 5)]
+    data = {"a": np.array([1, 2, 4]), "b": np.array([0, 3, 3])}
+    losses = []
+    for l2 in (0.1, {"a": 0.1}, {"b": 0.1}, {"a": 0.1, "b": 0.1}):
+        layer = layer_class(features, embedding_dim=2, embeddings_l2=l2)
+        layer.build(None)
+        shape = layer.embeddings.shape
+        layer.embeddings.assign(
+            np.arange(np.prod(shape), dtype="float32").reshape(shape)
+        )
+        layer(data)
+        losses.append(float(sum(layer.losses)))
+    uniform, only_a, only_b, both = losses
+    assert only_a > 0 and only_b > 0
+    assert only_a + only_b == pytest.approx(uniform, rel=1e-6)
+    assert both == pytest.approx(uniform, rel=1e-6)
+
+
+def test_embeddings_l2_per_feature_round_trips_and_checks_names():
+    features = [IdFeature("a", 5), IdFeature("b", 5)]
+    layer = FieldEmbedding(features, embedding_dim=2, embeddings_l2={"b": 0.5})
+    config = json.loads(json.dumps(layer.get_config()))
+    assert FieldEmbedding.from_config(config).embeddings_l2 == {"b": 0.5}
+    with pytest.raises(ValueError, match=r"not inputs: \['c'\]"):
+        FieldEmbedding(features, embedding_dim=2, embeddings_l2={"c": 0.5})
+    with pytest.raises(ValueError, match="non-negative float"):
+        FieldEmbedding(features, embedding_dim=2, embeddings_l2={"a": -1.0})
