@@ -7,7 +7,7 @@ import keras
 
 from keras_fm.features import Feature
 from keras_fm.layers import FieldEmbedding, FMInteraction
-from keras_fm.models.dnn import dnn_tower
+from keras_fm.models.dnn import batch_normalization, dnn_tower
 from keras_fm.models.inputs import feature_inputs, model_inputs
 from keras_fm.models.tasks import prediction_head
 
@@ -63,9 +63,7 @@ def build_nfm(
     )(inputs)
     pooled = FMInteraction(reduce_sum=False, name="bi_interaction")(vectors)
     if batch_norm:
-        pooled = keras.layers.BatchNormalization(name="bi_interaction_batch_norm")(
-            pooled
-        )
+        pooled = batch_normalization("bi_interaction_batch_norm")(pooled)
     if dropout:
         pooled = keras.layers.Dropout(dropout, name="bi_interaction_dropout")(pooled)
     hidden = dnn_tower(pooled, dnn_units, dnn_activation, dropout, batch_norm)
