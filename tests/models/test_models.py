@@ -8,6 +8,7 @@ import tensorflow as tf
 from keras_fm.datasets import make_fm_data
 from keras_fm.features import IdFeature, LookupFeature, NumericFeature
 from keras_fm.models import BUILDERS, build_fm, compile_for_task
+from keras_fm.ranking import PairwiseRanker, bpr_loss
 from tests.layer_checklist import randomize_weights
 
 SMALL = {
@@ -81,6 +82,49 @@ def test_trains_saves_and_reloads(name, tmp_path):
         rtol=1e-5,
         atol=1e-6,
     )
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_regression_trains_saves_and_reloads(name, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = compile_for_task(
+        build(name, task="regression", output_range=(0.0, 10.0)),
+        "regression",
+        optimizer=keras.optimizers.Adam(0.05),
+    )
+    data = batch(64)
+    targets = data["age"].numpy()[:, 0] / 10.0
+    first = model.evaluate(data, targets, verbose=0, return_dict=True)
+    model.fit(data, targets, epochs=30, batch_size=64, verbose=0)
+    last = model.evaluate(data, targets, verbose=0, return_dict=True)
+    assert last["rmse"] < 0.5 * first["rmse"]
+    model.save(tmp_path / "m.keras")
+    revived = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(
+        revived.predict(data, verbose=0), model.predict(data, verbose=0), rtol=1e-5
+    )
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_ranking_trains_saves_and_reloads(name, tmp_path):
+    """BPR on (positive, negative) pairs: any model's logit is a scorer."""
+    keras.utils.set_random_seed(0)
+    model = build(name)
+    ranker = PairwiseRanker(keras.Model(model.inputs, model.get_layer("logit").output))
+    ranker.compile(keras.optimizers.Adam(0.05), bpr_loss())
+    positives = batch(64, seed=1)
+    # Each negative is its positive 30 years younger.
+    negatives = {**positives, "age": positives["age"] - 30.0}
+    positives["age"] = positives["age"] + 30.0
+    pairs, ones = (positives, negatives), np.ones((64, 1), "float32")
+    first = ranker.evaluate(pairs, ones, verbose=0)
+    ranker.fit(pairs, ones, epochs=20, batch_size=64, verbose=0)
+    after = ranker.predict(pairs, verbose=0)
+    assert ranker.evaluate(pairs, ones, verbose=0) < 0.5 * first
+    assert np.mean(after > 0) > 0.95
+    ranker.save(tmp_path / "ranker.keras")
+    revived = keras.saving.load_model(tmp_path / "ranker.keras")
+    np.testing.assert_allclose(revived.predict(pairs, verbose=0), after, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
