@@ -2,10 +2,11 @@
 
 Protocol of the BARS Frappe_x1 benchmark (binary task, labels -1 -> 0): train
 on the training file, select on the validation file, report the test file;
-embedding 10 initialised N(0, 1e-4), DNN 400x3 with batch norm and dropout
-0.2, Adam 1e-3 (`compile_for_task`'s default for frappe's table size, under
-XLA), batch 4096, FuxiCTR's whole-table L2 on the embeddings with
-the BARS lambda of each model, early stopping on validation AUC (patience 2)
+embedding 10 initialised N(0, 1e-4), DNN 400x3 with batch norm (the
+library's: PyTorch's momentum and epsilon) and dropout 0.2, Adam 1e-3
+(`compile_for_task`'s default for frappe's table size, under XLA), batch
+4096, FuxiCTR's whole-table L2 on the embeddings with the BARS lambda of
+each model, early stopping on validation AUC (patience 2)
 with the learning rate divided by 10 on each plateau. Fields are assigned by
 position (frappe rows hold one feature per field).
 
