@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -35,6 +36,24 @@ def _int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(
             f"expected integers like 400,400, got {text!r}"
         ) from None
+
+
+def _l2_spec(text: str) -> float | dict[str, float]:
+    """`--l2`: a number, or NAME=VALUE pairs and a bare default (0.01,a=0.1)."""
+    spec: dict[str, float] = {}
+    try:
+        for part in (p.strip() for p in text.split(",")):
+            name, _, value = part.rpartition("=")
+            key = name.strip() if "=" in part else "*"
+            if not key or key in spec or not 0 <= float(value) < math.inf:
+                raise ValueError
+            spec[key] = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "expected a non-negative number (0.01) or feature=number pairs with "
+            f"an optional default (0.01,user_id=0.1,item_id=0.1), got {text!r}"
+        ) from None
+    return spec["*"] if list(spec) == ["*"] else spec
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -130,7 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--cin-layer-sizes", type=_int_list, default=[16, 16])
     train.add_argument("--dropout", type=float, default=0.0)
     train.add_argument(
-        "--l2", type=float, default=0.0, help="L2 on the embeddings of each batch"
+        "--l2",
+        type=_l2_spec,
+        default=0.0,
+        help="L2 on the latent vectors of each batch: a number, or per feature "
+        "as name=number pairs, a bare number being the others' penalty "
+        "(e.g. 0.01,user_id=0.1)",
     )
     train.add_argument("--epochs", type=_positive_int, default=20)
     train.add_argument("--learning-rate", type=float, default=1e-3)

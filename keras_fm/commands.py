@@ -40,8 +40,25 @@ def _metrics(model: keras.Model, dataset: Any, task: str) -> dict[str, float]:
     return {name: round(float(scores[name]), 6) for name in names}
 
 
-def _model_kwargs(name: str, options: dict[str, Any]) -> dict[str, Any]:
-    kwargs = {"embedding_dim": options["embedding_dim"], "embeddings_l2": options["l2"]}
+def _embeddings_l2(
+    l2: float | dict[str, float], features: Sequence[Any]
+) -> float | dict[str, float]:
+    """``l2`` with its ``"*"`` entry (the default) given to every feature not named."""
+    if not isinstance(l2, dict):
+        return l2
+    named = {name: value for name, value in l2.items() if name != "*"}
+    if "*" not in l2:
+        return named
+    return {**{feature.name: l2["*"] for feature in features}, **named}
+
+
+def _model_kwargs(
+    name: str, options: dict[str, Any], features: Sequence[Any]
+) -> dict[str, Any]:
+    kwargs = {
+        "embedding_dim": options["embedding_dim"],
+        "embeddings_l2": _embeddings_l2(options["l2"], features),
+    }
     if name in DNN_MODELS:
         kwargs.update(
             {"dnn_units": tuple(options["dnn_units"]), "dropout": options["dropout"]}
@@ -63,7 +80,7 @@ def train(
     dnn_units: Sequence[int] = (400, 400, 400),
     cin_layer_sizes: Sequence[int] = (16, 16),
     dropout: float = 0.0,
-    l2: float = 0.0,
+    l2: float | dict[str, float] = 0.0,
     epochs: int = 20,
     batch_size: int = 4096,
     learning_rate: float = 1e-3,
@@ -91,6 +108,10 @@ def train(
     and in the evaluated file. ``ranking`` holds ``item_field`` (required),
     ``item_features``, ``user_field``, ``num_negatives`` and
     ``num_candidates``.
+
+    ``l2`` is the L2 on the latent vectors of each batch: one float for every
+    feature, or a dict from feature name to penalty where the key ``"*"``
+    gives the penalty of the features not named (0 without it).
 
     Returns:
         ``{"valid": {...}, "test": {...}}`` (AUC and log loss for binary
@@ -130,14 +151,22 @@ def train(
             "cin_layer_sizes": cin_layer_sizes,
         }
         builder: Any = BUILDERS[model_name]
+        features = data_format.feature_specs(train_data)
         model = builder(
-            data_format.feature_specs(train_data),
-            task=read_task,
-            **_model_kwargs(model_name, options),
+            features, task=read_task, **_model_kwargs(model_name, options, features)
         )
     elif model_name == "fm":
+        if isinstance(l2, dict):
+            raise ValueError(
+                "an L2 per feature needs fields (libffm data, libsvm rows with "
+                f"--fields-by-position, CSV or TFRecord); got {l2!r} for libsvm "
+                "rows without fields: give one number"
+            )
         model = build_sparse_fm(
-            data_format.num_features or 1, embedding_dim=embedding_dim, task=task
+            data_format.num_features or 1,
+            embedding_dim=embedding_dim,
+            embeddings_l2=l2,
+            task=task,
         )
     else:
         raise ValueError(

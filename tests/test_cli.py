@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from keras_fm import __version__
-from keras_fm.cli import main
+from keras_fm.cli import _l2_spec, main
 
 
 def run_cli(*args):
@@ -45,6 +45,8 @@ def test_no_command_prints_help(capsys):
         (["demo", "--examples", "zero"], "expected a positive integer"),
         (["demo", "--epochs", "0"], "expected a positive integer"),
         (["nonsense"], "invalid choice"),
+        (["train", "--l2", "x"], "feature=number pairs"),
+        (["train", "--l2", "user=-1"], "feature=number pairs"),
     ],
 )
 def test_bad_arguments_exit_2_without_traceback(args, message):
@@ -73,3 +75,27 @@ def test_demo_prints_metrics_json_last(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(report["test"]) == {"logloss", "auc"}
     assert Path(report["saved_model"]).is_dir()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0.01", 0.01),
+        ("1e-3", 0.001),
+        ("user_id=0.1,item_id=0.2", {"user_id": 0.1, "item_id": 0.2}),
+        ("0.01, user_id=0.1", {"*": 0.01, "user_id": 0.1}),
+        ("f=0", {"f": 0.0}),
+    ],
+)
+def test_l2_spec(text, expected):
+    assert _l2_spec(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["a=1,a=2", "0.1,0.2", "-1", "nan", "inf", "a=", "=1", "a=1,,b=2", "x"]
+)
+def test_bad_l2_spec(text):
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError, match="feature=number pairs"):
+        _l2_spec(text)

@@ -265,3 +265,51 @@ def test_ranking_errors(implicit, tmp_path, capsys, extra, message):
         "--train", implicit / "train.libfm", "--model-dir", tmp_path, *extra,
     )  # fmt: skip
     assert code == 1 and message in err and "\n" not in err
+
+
+def _layer_config(model_dir, layer):
+    import keras
+
+    model = keras.saving.load_model(model_dir / "model.keras")
+    return model.get_layer(layer).get_config()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "l2", "extra", "layer", "expected"),
+    [
+        ("libsvm", "0.05", [], "fm", 0.05),  # libFM rows, no fields: SparseFM
+        (
+            "csv",
+            "0.01,user=0.2",
+            ["--label-column", "clicked", "--numeric-columns", "price"],
+            "embedding",
+            {"user": 0.2, "item": 0.01, "price": 0.01},
+        ),
+        (
+            "libffm",
+            "field_1=0.3",
+            [],
+            "field_aware_embedding",
+            {"field_1": 0.3},
+        ),
+    ],
+)
+def test_l2_reaches_the_model(files, tmp_path, capsys, fmt, l2, extra, layer, expected):
+    model = "fm" if fmt != "libffm" else "ffm"
+    args = train_args(files, fmt, model, tmp_path, "--l2", l2, *extra)
+    args[args.index("--epochs") + 1] = "1"
+    code, _, err = run(capsys, *args)
+    assert code == 0, err
+    assert _layer_config(tmp_path / "model", layer)["embeddings_l2"] == expected
+
+
+def test_l2_errors(files, tmp_path, capsys):
+    csv = ["--label-column", "clicked", "--numeric-columns", "price"]
+    code, _, err = run(
+        capsys, *train_args(files, "csv", "fm", tmp_path, "--l2", "usr=0.1", *csv)
+    )
+    assert code == 1 and "usr" in err and "'user'" in err and "\n" not in err
+    code, _, err = run(
+        capsys, *train_args(files, "libsvm", "fm", tmp_path, "--l2", "field_0=0.1")
+    )
+    assert code == 1 and "an L2 per feature needs fields" in err

@@ -32,6 +32,11 @@ class SparseFM(keras.layers.Layer):
             `RandomNormal(stddev=0.01)`.
         embeddings_regularizer: Optional regularizer of ``v``.
         weights_regularizer: Optional regularizer of ``w``.
+        embeddings_l2: float. L2 penalty on the latent vectors of the
+            non-zeros of each batch (``sum l2 * ||v_i||^2 / batch_size`` over
+            the batch's non-zeros, added to the loss): libFM's
+            regularization, which costs nothing for ids not in the batch.
+            Defaults to 0.
         **kwargs: Base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -65,6 +70,7 @@ class SparseFM(keras.layers.Layer):
         embeddings_initializer: Any = None,
         embeddings_regularizer: Any = None,
         weights_regularizer: Any = None,
+        embeddings_l2: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -76,6 +82,16 @@ class SparseFM(keras.layers.Layer):
                 raise ValueError(
                     f"`{arg}` must be a positive int. Received: {arg}={value!r}"
                 )
+        if (
+            isinstance(embeddings_l2, bool)
+            or not isinstance(embeddings_l2, (int, float))
+            or not embeddings_l2 >= 0
+        ):
+            raise ValueError(
+                "`embeddings_l2` must be a non-negative float. "
+                f"Received: embeddings_l2={embeddings_l2!r}"
+            )
+        self.embeddings_l2 = float(embeddings_l2)
         self.num_features = num_features
         self.embedding_dim = embedding_dim
         self.embeddings_initializer = keras.initializers.get(
@@ -133,9 +149,12 @@ class SparseFM(keras.layers.Layer):
         in_range = tf.logical_and(ids >= 0, ids < self.num_features)
         ids = tf.where(in_range, ids, tf.cast(self.num_features, tf.int64))
         x = tf.cast(values, self.compute_dtype)  # (N,)
-        scaled = (
-            gather_rows(self.embeddings, ids, self.compute_dtype) * x[:, None]
-        )  # (N, k)
+        vectors = gather_rows(self.embeddings, ids, self.compute_dtype)  # (N, k)
+        scaled = vectors * x[:, None]
+        if self.embeddings_l2:
+            used = tf.cast(tf.not_equal(values, 0), "float32")[:, None]
+            squares = tf.reduce_sum(used * tf.square(tf.cast(vectors, "float32")))
+            self.add_loss(self.embeddings_l2 * squares / tf.cast(batch, "float32"))
         sum_ = tf.math.unsorted_segment_sum(scaled, rows, batch)  # (B, k)
         sum_sq = tf.math.unsorted_segment_sum(tf.square(scaled), rows, batch)  # (B, k)
         pairwise = 0.5 * tf.reduce_sum(tf.square(sum_) - sum_sq, axis=1)  # (B,)
@@ -163,6 +182,7 @@ class SparseFM(keras.layers.Layer):
                 "weights_regularizer": keras.regularizers.serialize(
                     self.weights_regularizer
                 ),
+                "embeddings_l2": self.embeddings_l2,
             }
         )
         return config

@@ -13,6 +13,7 @@ def build_sparse_fm(
     num_features: int,
     *,
     embedding_dim: int = 10,
+    embeddings_l2: float = 0.0,
     task: str = "binary",
     output_range: Sequence[float] | None = None,
     name: str = "sparse_fm",
@@ -26,6 +27,8 @@ def build_sparse_fm(
     Args:
         num_features: size of the feature space.
         embedding_dim: size ``k`` of the latent vectors. Defaults to `10`.
+        embeddings_l2: L2 on the latent vectors of the non-zeros of each
+            batch (see `keras_fm.layers.SparseFM`). Defaults to 0.
         task, output_range, name: as `build_fm`.
 
     Returns:
@@ -35,7 +38,9 @@ def build_sparse_fm(
         "ids": keras.Input((None,), dtype="int64", ragged=True, name="ids"),
         "values": keras.Input((None,), dtype="float32", ragged=True, name="values"),
     }
-    score = SparseFM(num_features, embedding_dim, name="fm")(inputs)
+    score = SparseFM(
+        num_features, embedding_dim, embeddings_l2=embeddings_l2, name="fm"
+    )(inputs)
     logit = keras.layers.Identity(name="logit")(score)
     return keras.Model(
         model_inputs(inputs), prediction_head(logit, task, output_range), name=name

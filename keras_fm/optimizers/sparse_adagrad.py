@@ -8,6 +8,7 @@ from keras import ops
 from keras_fm.optimizers.sparse_rows import (
     is_row_sparse,
     read_rows,
+    subtract_rows,
     unique_rows,
     write_rows,
 )
@@ -63,4 +64,4 @@ class SparseAdagrad(keras.optimizers.Adagrad):
         accumulated = read_rows(accumulator, rows) + ops.square(grad)
         write_rows(self, accumulator, rows, accumulated)
         step_rows = lr * grad / ops.sqrt(accumulated + self.epsilon)
-        write_rows(self, variable, rows, read_rows(variable, rows) - step_rows)
+        subtract_rows(self, variable, rows, step_rows)

@@ -51,8 +51,8 @@ def as_inputs(kind, rows=ROWS):
     return {"ids": ids, "values": values}
 
 
-def built(dim=4):
-    layer = SparseFM(num_features=10, embedding_dim=dim)
+def built(dim=4, **kwargs):
+    layer = SparseFM(num_features=10, embedding_dim=dim, **kwargs)
     layer(as_inputs("ragged"))
     randomize_weights(layer, seed=2)
     return layer
@@ -90,9 +90,10 @@ def test_trains_with_fit_on_ragged_rows():
 
 
 def test_config_round_trip_and_keras_file(tmp_path):
-    layer = built()
+    layer = built(embeddings_l2=0.25)
     revived = SparseFM.from_config(json.loads(json.dumps(layer.get_config())))
     assert revived.get_config() == layer.get_config()
+    assert revived.embeddings_l2 == 0.25
     ids = keras.Input((None,), dtype="int64", name="ids")
     values = keras.Input((None,), dtype="float32", name="values")
     model = keras.Model(
@@ -116,3 +117,31 @@ def test_bad_arguments(arg, value):
 def test_rejects_inputs_without_ids_and_values():
     with pytest.raises(ValueError, match="'ids' and 'values'"):
         SparseFM(5, 2)({"ids": tf.ragged.constant([[1]])})
+
+
+@pytest.mark.parametrize("kind", ["ragged", "sparse", "dense"])
+def test_embeddings_l2_penalizes_the_vectors_of_each_non_zero(kind):
+    layer = built(embeddings_l2=0.3)
+    layer(as_inputs(kind))
+    v = layer.embeddings.numpy().astype("float64")
+    # Every non-zero's vector, repeats counted each time, out-of-range ids on
+    # the OOV row; dense padding (value 0) is not a non-zero.
+    expected = sum(
+        0.3 * v[i if 0 <= i < 10 else 10] @ v[i if 0 <= i < 10 else 10]
+        for row in ROWS
+        for i, _ in row
+    ) / len(ROWS)
+    assert len(layer.losses) == 1
+    assert float(layer.losses[0]) == pytest.approx(expected, rel=1e-5)
+
+
+def test_no_embeddings_l2_adds_no_loss():
+    layer = built()
+    layer(as_inputs("ragged"))
+    assert layer.losses == []
+
+
+@pytest.mark.parametrize("value", [-0.1, float("nan"), "0.1", True])
+def test_bad_embeddings_l2(value):
+    with pytest.raises(ValueError, match="`embeddings_l2` must be a non-negative"):
+        SparseFM(5, 2, embeddings_l2=value)
