@@ -15,6 +15,22 @@ FORMATS = ("libsvm", "libffm", "csv", "tfrecord")
 # keras_fm.export.QUANTIZATIONS, repeated so that --help needs no TensorFlow.
 QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
 MODELS = ("fm", "ffm", "deepfm", "xdeepfm", "afm", "autoint", "nfm", "hofm")
+DNN_MODELS = ("deepfm", "xdeepfm", "nfm", "autoint")  # as keras_fm.commands
+# `train` options that only some models use: (the models, the default). Given
+# to another model, one is an error rather than silently unused.
+MODEL_OPTIONS: dict[str, tuple[tuple[str, ...], Any]] = {
+    "dnn_units": (DNN_MODELS, [400, 400, 400]),
+    "cin_layer_sizes": (("xdeepfm",), [16, 16]),
+    "dropout": ((*DNN_MODELS, "afm"), 0.0),
+}
+# `train` options of --task ranking only, with their defaults.
+RANKING_OPTIONS: dict[str, Any] = {
+    "item_field": None,
+    "item_features": "",
+    "user_field": None,
+    "num_negatives": 1,
+    "num_candidates": 100,
+}
 
 
 def _positive_int(text: str) -> int:
@@ -129,25 +145,38 @@ def build_parser() -> argparse.ArgumentParser:
     ranking.add_argument("--item-field", help="the input holding the item id")
     ranking.add_argument(
         "--item-features",
-        default="",
         help="comma-separated inputs that describe the item (negatives carry "
         "their own)",
     )
     ranking.add_argument(
         "--user-field", help="the user input (its known items are not negatives)"
     )
-    ranking.add_argument("--num-negatives", type=_positive_int, default=1)
+    ranking.add_argument(
+        "--num-negatives", type=_positive_int, help="per positive (default: 1)"
+    )
     ranking.add_argument(
         "--num-candidates",
         type=int,
-        default=100,
         help="sampled items per held-out positive for HR@10/NDCG@10; 0 ranks "
-        "against all items (default: %(default)s)",
+        "against all items (default: 100)",
     )
     train.add_argument("--embedding-dim", type=_positive_int, default=10)
-    train.add_argument("--dnn-units", type=_int_list, default=[400, 400, 400])
-    train.add_argument("--cin-layer-sizes", type=_int_list, default=[16, 16])
-    train.add_argument("--dropout", type=float, default=0.0)
+    train.add_argument(
+        "--dnn-units",
+        type=_int_list,
+        help="deepfm, xdeepfm, nfm, autoint: hidden layers (default: 400,400,400)",
+    )
+    train.add_argument(
+        "--cin-layer-sizes",
+        type=_int_list,
+        help="xdeepfm: feature maps per CIN layer (default: 16,16)",
+    )
+    train.add_argument(
+        "--dropout",
+        type=float,
+        help="deepfm, xdeepfm, nfm, autoint: after each hidden layer; afm: on the "
+        "attention weights (default: 0)",
+    )
     train.add_argument(
         "--l2",
         type=_l2_spec,
@@ -258,6 +287,28 @@ def _one_line(error: BaseException) -> str:
     return " ".join(text.split())[:500] or type(error).__name__
 
 
+def _train_defaults(args: argparse.Namespace) -> None:
+    """Fills the model and ranking options in; an error names any left unused."""
+    unused = [
+        f"--{name.replace('_', '-')}"
+        for name, (models, _) in MODEL_OPTIONS.items()
+        if getattr(args, name) is not None and args.model not in models
+    ]
+    if unused:
+        raise ValueError(f"{', '.join(unused)}: not an option of --model {args.model}")
+    unused = [
+        f"--{name.replace('_', '-')}"
+        for name in RANKING_OPTIONS
+        if getattr(args, name) is not None and args.task != "ranking"
+    ]
+    if unused:
+        raise ValueError(f"{', '.join(unused)}: options of --task ranking only")
+    defaults = {name: default for name, (_, default) in MODEL_OPTIONS.items()}
+    for name, default in {**defaults, **RANKING_OPTIONS}.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+
+
 def _run(args: argparse.Namespace) -> Any:
     from keras_fm import commands
 
@@ -270,6 +321,7 @@ def _run(args: argparse.Namespace) -> Any:
     if args.command == "train":
         from keras_fm.data.formats import DataFormat
 
+        _train_defaults(args)
         data_format = DataFormat(
             args.format,
             num_features=args.num_features,

@@ -63,6 +63,8 @@ def _model_kwargs(
         kwargs.update(
             {"dnn_units": tuple(options["dnn_units"]), "dropout": options["dropout"]}
         )
+    if name == "afm":
+        kwargs["dropout"] = options["dropout"]
     if name == "xdeepfm":
         kwargs["cin_layer_sizes"] = tuple(options["cin_layer_sizes"])
     return kwargs

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_fm.cli import main
+from keras_fm.cli import DNN_MODELS, main
 from keras_fm.data import convert_to_tfrecord
 from keras_fm.datasets import make_fm_data
 from tests.data.text_files import write_lines
@@ -63,7 +63,8 @@ def train_args(files, fmt, model, tmp_path, *extra):
         "--train", files / f"train.{suffix}", "--valid", files / f"valid.{suffix}",
         "--test", files / f"test.{suffix}", "--model-dir", tmp_path / "model",
         "--epochs", "3", "--batch-size", "512", "--learning-rate", "0.02",
-        "--embedding-dim", "4", "--dnn-units", "16", *extra,
+        "--embedding-dim", "4",
+        *(["--dnn-units", "16"] if model in DNN_MODELS else []), *extra,
     ]  # fmt: skip
 
 
@@ -313,3 +314,35 @@ def test_l2_errors(files, tmp_path, capsys):
         capsys, *train_args(files, "libsvm", "fm", tmp_path, "--l2", "field_0=0.1")
     )
     assert code == 1 and "an L2 per feature needs fields" in err
+
+
+@pytest.mark.parametrize(
+    ("model", "extra", "message"),
+    [
+        ("fm", ["--dnn-units", "8"], "--dnn-units: not an option of --model fm"),
+        (
+            "deepfm",
+            ["--cin-layer-sizes", "4", "--fields-by-position"],
+            "--cin-layer-sizes: not an option of --model deepfm",
+        ),
+        ("ffm", ["--dropout", "0.1"], "--dropout: not an option of --model ffm"),
+        ("fm", ["--item-field", "field_1"], "--item-field: options of --task ranking"),
+    ],
+)
+def test_options_the_run_would_not_use_are_errors(
+    files, tmp_path, capsys, model, extra, message
+):
+    fmt = "libffm" if model == "ffm" else "libsvm"
+    code, _, err = run(capsys, *train_args(files, fmt, model, tmp_path, *extra))
+    assert code == 1 and message in err and "\n" not in err
+    assert not (tmp_path / "model").exists()
+
+
+def test_afm_takes_dropout(files, tmp_path, capsys):
+    args = train_args(
+        files, "libsvm", "afm", tmp_path, "--dropout", "0.3", "--fields-by-position"
+    )
+    args[args.index("--epochs") + 1] = "1"
+    code, _, err = run(capsys, *args)
+    assert code == 0, err
+    assert _layer_config(tmp_path / "model", "afm")["dropout"] == 0.3
