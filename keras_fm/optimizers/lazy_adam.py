@@ -8,7 +8,6 @@ from keras import ops
 from keras_fm.optimizers.sparse_rows import (
     is_row_sparse,
     read_rows,
-    subtract_rows,
     unique_rows,
     write_rows,
 )
@@ -86,7 +85,7 @@ class LazyAdam(keras.optimizers.Adam):
         write_rows(self, m, rows, m_rows)
         write_rows(self, v, rows, v_rows)
         step_rows = m_rows * alpha / (ops.sqrt(v_rows) + self.epsilon)
-        subtract_rows(self, variable, rows, step_rows)
+        write_rows(self, variable, rows, read_rows(variable, rows) - step_rows)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

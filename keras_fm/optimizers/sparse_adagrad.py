@@ -8,7 +8,6 @@ from keras import ops
 from keras_fm.optimizers.sparse_rows import (
     is_row_sparse,
     read_rows,
-    subtract_rows,
     unique_rows,
     write_rows,
 )
@@ -64,4 +63,4 @@ class SparseAdagrad(keras.optimizers.Adagrad):
         accumulated = read_rows(accumulator, rows) + ops.square(grad)
         write_rows(self, accumulator, rows, accumulated)
         step_rows = lr * grad / ops.sqrt(accumulated + self.epsilon)
-        subtract_rows(self, variable, rows, step_rows)
+        write_rows(self, variable, rows, read_rows(variable, rows) - step_rows)

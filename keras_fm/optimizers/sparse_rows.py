@@ -31,12 +31,3 @@ def write_rows(optimizer: Any, variable: Any, rows: Any, values: Any) -> None:
     works under `tf.distribute`).
     """
     optimizer.assign(variable, tf.IndexedSlices(values, rows))
-
-
-def subtract_rows(optimizer: Any, variable: Any, rows: Any, values: Any) -> None:
-    """Subtracts ``values`` from the given rows of a variable in place.
-
-    One scatter (``optimizer.assign_sub`` of a `tf.IndexedSlices`) instead of
-    a read and a write of the rows: ``rows`` must be unique.
-    """
-    optimizer.assign_sub(variable, tf.IndexedSlices(values, rows))
