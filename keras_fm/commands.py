@@ -13,6 +13,7 @@ from keras_fm.data.formats import DataFormat
 from keras_fm.data.pipeline import Cache
 from keras_fm.models import (
     BUILDERS,
+    STEPS_PER_EXECUTION,
     build_sparse_fm,
     compile_for_task,
     default_optimizer,
@@ -192,6 +193,7 @@ def train(
             bpr_loss(),
             metrics=[pairwise_accuracy],
             jit_compile=False,
+            steps_per_execution=STEPS_PER_EXECUTION,
         )
         monitor, mode = "val_pairwise_accuracy", "max"
         save_catalog(out / CATALOG_FILE, catalog, seen)

@@ -12,6 +12,7 @@ from keras_fm.models.output_range import OutputRange
 from keras_fm.models.sparse_fm import build_sparse_fm
 from keras_fm.models.tasks import (
     DENSE_UPDATE_ENTRIES,
+    STEPS_PER_EXECUTION,
     TASKS,
     compile_for_task,
     default_optimizer,
@@ -35,6 +36,7 @@ BUILDERS = {
 __all__ = [
     "BUILDERS",
     "DENSE_UPDATE_ENTRIES",
+    "STEPS_PER_EXECUTION",
     "TASKS",
     "OutputRange",
     "build_afm",

@@ -1,4 +1,5 @@
-"""compile_for_task's defaults: dense Adam under XLA for small tables, LazyAdam else."""
+"""compile_for_task's defaults: dense Adam under XLA for small tables, LazyAdam
+else; several steps per call into TensorFlow."""
 
 import keras
 import numpy as np
@@ -9,6 +10,7 @@ from keras_fm.data import position_features
 from keras_fm.features import IdFeature, LookupFeature
 from keras_fm.models import (
     DENSE_UPDATE_ENTRIES,
+    STEPS_PER_EXECUTION,
     build_deepfm,
     build_ffm,
     build_fm,
@@ -82,3 +84,43 @@ def test_explicit_arguments_win(jit_compile):
     assert model.optimizer is optimizer and model.jit_compile is jit_compile
     compile_for_task(model, "binary", keras.optimizers.SGD(0.1))
     assert model.jit_compile is False  # row-sparse optimizers dislike XLA
+
+
+def _steps_data(num_rows, batch_size=16, seed=0):
+    rng = np.random.default_rng(seed)
+    x = {"user": rng.integers(0, 20, num_rows), "item": rng.integers(0, 10, num_rows)}
+    y = (x["user"] % 2 == x["item"] % 2).astype("float32")
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+
+
+def _steps_model(**compile_kwargs):
+    keras.utils.set_random_seed(3)
+    model = build_fm([IdFeature("user", 20), IdFeature("item", 10)], embedding_dim=4)
+    return compile_for_task(
+        model, "binary", keras.optimizers.Adam(0.05), **compile_kwargs
+    )
+
+
+def test_several_steps_per_execution_by_default():
+    assert STEPS_PER_EXECUTION == 32
+    assert _steps_model().steps_per_execution == STEPS_PER_EXECUTION
+    assert _steps_model(steps_per_execution=1).steps_per_execution == 1
+
+
+@pytest.mark.parametrize("num_batches", [7, 70])  # fewer than a group; 2 groups + 6
+def test_grouped_steps_use_every_batch_and_train_as_single_steps(num_batches):
+    data = _steps_data(num_batches * 16 - 5)  # a short last batch too
+    grouped, single = _steps_model(), _steps_model(steps_per_execution=1)
+    for model in (grouped, single):
+        model.fit(data, epochs=2, verbose=0)
+        assert int(model.optimizer.iterations) == 2 * num_batches
+    for a, b in zip(grouped.get_weights(), single.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    scores = grouped.evaluate(data, verbose=0, return_dict=True)
+    expected = single.evaluate(data, verbose=0, return_dict=True)
+    assert scores == pytest.approx(expected, rel=1e-5)
+    predictions = grouped.predict(data, verbose=0)
+    assert predictions.shape == (num_batches * 16 - 5, 1)
+    np.testing.assert_allclose(
+        predictions, single.predict(data, verbose=0), rtol=1e-5, atol=1e-6
+    )
