@@ -141,7 +141,7 @@ def measure(config, folder, rows):
         start = time.perf_counter()
         model.fit(dataset, epochs=1, verbose=0)
         times.append(time.perf_counter() - start)
-    model.predict(dataset.take(2), verbose=0)  # warm-up: tracing, XLA
+    model.predict(dataset, verbose=0)  # warm-up: tracing of each group of steps
     start = time.perf_counter()
     model.predict(dataset, verbose=0)
     predict_seconds = time.perf_counter() - start

@@ -105,6 +105,9 @@ def test_several_steps_per_execution_by_default():
     assert STEPS_PER_EXECUTION == 32
     assert _steps_model().steps_per_execution == STEPS_PER_EXECUTION
     assert _steps_model(steps_per_execution=1).steps_per_execution == 1
+    rows = DENSE_UPDATE_ENTRIES // 10 + 1  # a large table: one step per call
+    large = build_fm([IdFeature("user", rows), IdFeature("item", 5)], embedding_dim=9)
+    assert compile_for_task(large, "binary").steps_per_execution == 1
 
 
 @pytest.mark.parametrize("num_batches", [7, 70])  # fewer than a group; 2 groups + 6
