@@ -64,10 +64,12 @@ def task_metrics(task: str) -> list[Any]:
 
 # Tables up to this many entries train faster with dense Adam under XLA (a
 # dense update of a small table is cheaper than deduplicating the rows of a
-# batch); larger ones with LazyAdam without XLA. Measured on 2 cores (FM,
-# batch 4096): 3.4e5 entries dense 444k ex/s vs lazy 217k; 1.6e6 entries
-# dense 226k vs lazy 305k (examples/benchmarks/throughput.py).
-DENSE_UPDATE_ENTRIES = 1_000_000
+# batch); larger ones with LazyAdam without XLA. Measured on 2 cores (FM k=16,
+# batch 4096, two runs each; dense with `STEPS_PER_EXECUTION`): 1.7e6 entries
+# dense 642k/680k ex/s vs lazy 512k/506k; 5.1e6 entries dense 278k/296k vs
+# lazy 435k/459k (one step per call, before grouped steps: 3.4e5 entries
+# dense 444k vs lazy 217k, 1.6e6 dense 226k vs lazy 305k).
+DENSE_UPDATE_ENTRIES = 2_000_000
 
 # Training, evaluation and prediction steps run per call into TensorFlow
 # (`model.compile`'s ``steps_per_execution``) for models of small tables:
