@@ -13,12 +13,10 @@ from keras_fm.data.formats import DataFormat
 from keras_fm.data.pipeline import Cache
 from keras_fm.models import (
     BUILDERS,
-    DENSE_UPDATE_ENTRIES,
-    STEPS_PER_EXECUTION,
     build_sparse_fm,
     compile_for_task,
     default_optimizer,
-    table_entries,
+    default_steps_per_execution,
 )
 from keras_fm.optimizers import LazyAdam
 from keras_fm.ranking import bpr_loss, load_catalog, pairwise_accuracy, save_catalog
@@ -195,9 +193,7 @@ def train(
             bpr_loss(),
             metrics=[pairwise_accuracy],
             jit_compile=False,
-            steps_per_execution=STEPS_PER_EXECUTION
-            if table_entries(model) <= DENSE_UPDATE_ENTRIES
-            else 1,
+            steps_per_execution=default_steps_per_execution(model),
         )
         monitor, mode = "val_pairwise_accuracy", "max"
         save_catalog(out / CATALOG_FILE, catalog, seen)

@@ -132,6 +132,11 @@ def default_optimizer(
     return LazyAdam(learning_rate), False
 
 
+def default_steps_per_execution(model: keras.Model) -> int:
+    """`STEPS_PER_EXECUTION` for tables of at most `DENSE_UPDATE_ENTRIES`, else 1."""
+    return STEPS_PER_EXECUTION if table_entries(model) <= DENSE_UPDATE_ENTRIES else 1
+
+
 def compile_for_task(
     model: keras.Model, task: str, optimizer: Any = None, **kwargs: Any
 ) -> keras.Model:
@@ -146,17 +151,16 @@ def compile_for_task(
         **kwargs: other `model.compile` arguments. ``jit_compile`` defaults
             to the one `default_optimizer` gives without an ``optimizer``,
             and to `False` with one (XLA makes row-sparse updates dense).
-            ``steps_per_execution`` defaults to `STEPS_PER_EXECUTION` (32
-            steps in one call into TensorFlow, a smaller last group when the
-            data runs out) for tables of at most `DENSE_UPDATE_ENTRIES`
-            entries, to 1 for larger ones (see `STEPS_PER_EXECUTION`).
+            ``steps_per_execution`` defaults to
+            `default_steps_per_execution(model)`: 32 steps in one call into
+            TensorFlow (a smaller last group when the data runs out) for
+            small tables, 1 for large ones.
     """
     if optimizer is None:
         optimizer, jit_compile = default_optimizer(model)
         kwargs.setdefault("jit_compile", jit_compile)
     kwargs.setdefault("jit_compile", False)
-    small = table_entries(model) <= DENSE_UPDATE_ENTRIES
-    kwargs.setdefault("steps_per_execution", STEPS_PER_EXECUTION if small else 1)
+    kwargs.setdefault("steps_per_execution", default_steps_per_execution(model))
     model.compile(
         optimizer=optimizer,
         loss=task_loss(task),
