@@ -143,7 +143,7 @@ class FieldInputLayer(keras.layers.Layer):
                 f"`use_first_order` must be a bool. Received: {use_first_order!r}"
             )
         self.use_first_order = use_first_order
-        self.embeddings_l2 = _check_l2(embeddings_l2)
+        self.embeddings_l2 = check_embeddings_l2(embeddings_l2)
         if (
             isinstance(embedding_dim, bool)
             or not isinstance(embedding_dim, int)
@@ -379,18 +379,22 @@ class FieldInputLayer(keras.layers.Layer):
         return config
 
 
-def _check_l2(embeddings_l2: Any) -> float | dict[str, float]:
-    """A non-negative float, or a dict from feature name to one."""
-    values = (
-        list(embeddings_l2.values())
-        if isinstance(embeddings_l2, dict)
-        else [embeddings_l2]
-    )
+def check_embeddings_l2(
+    embeddings_l2: Any, per_feature: bool = True
+) -> float | dict[str, float]:
+    """A non-negative float, or (``per_feature``) a dict from feature name to one."""
+    per_feature = per_feature and isinstance(embeddings_l2, dict)
+    values = list(embeddings_l2.values()) if per_feature else [embeddings_l2]
     for value in values:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not value >= 0  # NaN too
+        ):
+            expected = " or a dict from feature name to one" if per_feature else ""
             raise ValueError(
-                "`embeddings_l2` must be a non-negative float or a dict from "
-                f"feature name to one. Received: embeddings_l2={embeddings_l2!r}"
+                f"`embeddings_l2` must be a non-negative float{expected}. "
+                f"Received: embeddings_l2={embeddings_l2!r}"
             )
     if isinstance(embeddings_l2, dict):
         return {str(name): float(value) for name, value in embeddings_l2.items()}

@@ -5,6 +5,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from keras_fm.layers.field_input_layer import check_embeddings_l2
 from keras_fm.registration import register
 from keras_fm.sparse_read import gather_rows
 
@@ -82,16 +83,9 @@ class SparseFM(keras.layers.Layer):
                 raise ValueError(
                     f"`{arg}` must be a positive int. Received: {arg}={value!r}"
                 )
-        if (
-            isinstance(embeddings_l2, bool)
-            or not isinstance(embeddings_l2, (int, float))
-            or not embeddings_l2 >= 0
-        ):
-            raise ValueError(
-                "`embeddings_l2` must be a non-negative float. "
-                f"Received: embeddings_l2={embeddings_l2!r}"
-            )
-        self.embeddings_l2 = float(embeddings_l2)
+        self.embeddings_l2 = float(
+            check_embeddings_l2(embeddings_l2, per_feature=False)  # type: ignore[arg-type]
+        )
         self.num_features = num_features
         self.embedding_dim = embedding_dim
         self.embeddings_initializer = keras.initializers.get(

@@ -289,3 +289,5 @@ def test_embeddings_l2_per_feature_round_trips_and_checks_names():
         FieldEmbedding(features, embedding_dim=2, embeddings_l2={"c": 0.5})
     with pytest.raises(ValueError, match="non-negative float"):
         FieldEmbedding(features, embedding_dim=2, embeddings_l2={"a": -1.0})
+    with pytest.raises(ValueError, match="non-negative float"):
+        FieldEmbedding(features, embedding_dim=2, embeddings_l2=float("nan"))

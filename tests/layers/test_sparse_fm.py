@@ -141,7 +141,7 @@ def test_no_embeddings_l2_adds_no_loss():
     assert layer.losses == []
 
 
-@pytest.mark.parametrize("value", [-0.1, float("nan"), "0.1", True])
+@pytest.mark.parametrize("value", [-0.1, float("nan"), "0.1", True, {"ids": 0.1}])
 def test_bad_embeddings_l2(value):
     with pytest.raises(ValueError, match="`embeddings_l2` must be a non-negative"):
         SparseFM(5, 2, embeddings_l2=value)
