@@ -9,8 +9,13 @@ from typing import Any
 
 import tensorflow as tf
 
-from keras_fm.data.errors import NON_FINITE, NUMBER, LineErrors
-from keras_fm.data.files import PathLike, numbered_line_batches, resolve_paths
+from keras_fm.data.errors import NON_FINITE, NUMBER, LineErrors, out_of_range
+from keras_fm.data.files import (
+    PathLike,
+    check_line_ends,
+    numbered_line_batches,
+    resolve_paths,
+)
 from keras_fm.data.pipeline import (
     Cache,
     cache_batches,
@@ -29,8 +34,10 @@ _REASONS = {
     "columns": "wrong number of columns",
     "label_non_finite": "NaN or inf label",
     "label": "unparseable label",
+    "label_range": "label beyond the float32 range",
     "value_non_finite": "NaN or inf value",
     "value": "non-numeric value",
+    "value_range": "value beyond the float32 range",
     "integer": "non-integer value",
 }
 _INTEGER = r"[+-]?\d{1,18}"
@@ -38,7 +45,8 @@ _INTEGER = r"[+-]?\d{1,18}"
 
 def _first_line(path: str) -> str:
     opener: Any = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", newline="") as handle:
+    # utf-8-sig: a byte-order mark is not part of the first column's name.
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
         return handle.readline().rstrip("\r\n")
 
 
@@ -85,7 +93,11 @@ def read_csv(
     `BucketizedFeature` treat as a missing value, contributing nothing); an
     empty categorical cell is the string ``""`` (a value like any other: it
     gets its own vocabulary entry, hash bucket or the OOV row); an empty list
-    is an empty list. An explicit ``nan`` or ``inf`` is an error.
+    is an empty list. An explicit ``nan`` or ``inf``, or a number beyond
+    float32's range (``1e39``), is an error. Lines end in ``\\n`` or
+    ``\\r\\n``; a file with a carriage return elsewhere (as in old Mac files)
+    is refused, naming the file and line, and a UTF-8 byte-order mark at the
+    start of a file is ignored.
 
     The Criteo layout (tab-separated, no header: label, 13 integer count
     columns, 26 hashed categorical columns, any of them possibly empty) is
@@ -130,6 +142,7 @@ def read_csv(
             f"`field_delim` must be one character. Received: {field_delim!r}"
         )
     files = resolve_paths(paths)
+    check_line_ends(files)
     if header is None:
         header = column_names is None
     if column_names is None:
@@ -203,6 +216,7 @@ def read_csv(
                 errors.code("label"),
                 label_text,
             ),
+            (out_of_range(label_text), errors.code("label_range"), label_text),
         ]
         for name, text in zip(column_names, cells, strict=True):
             if name in numeric or name in integer:
@@ -226,6 +240,10 @@ def read_csv(
                         named,
                     ),
                 ]
+                if name in numeric:
+                    conditions.append(
+                        (out_of_range(text), errors.code("value_range"), named)
+                    )
         codes = tf.zeros_like(numbers, dtype=tf.int32)
         tokens = tf.fill(tf.shape(lines), "")
         for condition, code, token in reversed(conditions):

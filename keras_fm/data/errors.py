@@ -13,6 +13,27 @@ ON_ERROR = ("raise", "skip")
 NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 NON_FINITE = r"(?i)[+-]?(?:nan|inf|infinity)"
 INDEX = r"\d{1,18}"
+# Whitespace between tokens: what tf.strings.split and str.split() of ASCII
+# text split on (RE2's \s lacks the vertical tab).
+SPACE = r"[ \t\v\f\r]"
+# The longest excerpt of a line quoted in an error message.
+EXCERPT = 120
+
+
+def out_of_range(text: Any) -> Any:
+    """True where ``text`` is a number (``NUMBER``) beyond float32's range
+    (``1e39``, a 400-digit integer): it would be read as inf."""
+    numeric = tf.strings.regex_full_match(text, NUMBER)
+    value = tf.strings.to_number(tf.where(numeric, text, "0"), tf.float32)
+    return tf.logical_and(numeric, tf.logical_not(tf.math.is_finite(value)))
+
+
+def printable(text: Any) -> Any:
+    """``text`` fit for a message: invalid UTF-8 as U+FFFD, control
+    characters as ``?`` (a raw byte would make Python fail to decode the
+    error itself)."""
+    text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace")
+    return tf.strings.regex_replace(text, "[[:cntrl:]]", "?")
 
 
 def check_on_error(on_error: str) -> None:
@@ -59,7 +80,7 @@ class LineErrors:
                 ": ",
                 tf.gather(self.messages, codes),
                 ": `",
-                tokens,
+                printable(tf.strings.substr(tokens, 0, EXCERPT)),
                 "`",
             ]
         )

@@ -133,7 +133,14 @@ class DataFormat:
                 cache=cache,
                 **common,
             )
-        return read_libsvm(paths, num_features=self.num_features, cache=cache, **common)
+        by_position = self.fields_by_position and self.num_fields is not None
+        return read_libsvm(
+            paths,
+            num_features=self.num_features,
+            cache=cache,
+            pairs_per_row=self.num_fields if by_position else None,
+            **common,
+        )
 
     def read(
         self,

@@ -6,8 +6,22 @@ from typing import Any
 
 import tensorflow as tf
 
-from keras_fm.data.errors import INDEX, NON_FINITE, NUMBER, LineErrors, first_bad_token
-from keras_fm.data.files import PathLike, numbered_line_batches, resolve_paths
+from keras_fm.data.errors import (
+    EXCERPT,
+    INDEX,
+    NON_FINITE,
+    NUMBER,
+    SPACE,
+    LineErrors,
+    first_bad_token,
+    out_of_range,
+)
+from keras_fm.data.files import (
+    PathLike,
+    check_line_ends,
+    numbered_line_batches,
+    resolve_paths,
+)
 from keras_fm.data.pipeline import (
     Cache,
     cache_batches,
@@ -24,8 +38,19 @@ from keras_fm.data.pipeline import (
 _LABEL_REASONS = {
     "empty": "empty line",
     "label_non_finite": "NaN or inf label",
+    "label_range": "label beyond the float32 range",
     "label": "unparseable label",
 }
+
+
+def _line_reasons(pairs_per_row: int | None) -> dict[str, str]:
+    """Errors of a whole line: a wrong pair count, and the catch-all."""
+    reasons = {"line": "unparseable line"}
+    if pairs_per_row is not None:
+        reasons["pairs"] = (
+            f"expected {pairs_per_row} pairs (one per field, by position), got"
+        )
+    return reasons
 
 
 def _token_reasons(with_fields: bool) -> dict[str, str]:
@@ -35,6 +60,7 @@ def _token_reasons(with_fields: bool) -> dict[str, str]:
         reasons.update(
             {
                 "field_negative": "negative field index",
+                "field_long": "field index of more than 18 digits",
                 "field": "non-numeric field index",
                 "field_range": "field index out of range (>= num_fields)",
             }
@@ -42,9 +68,11 @@ def _token_reasons(with_fields: bool) -> dict[str, str]:
     reasons.update(
         {
             "index_negative": "negative feature index",
+            "index_long": "feature index of more than 18 digits",
             "index": "non-numeric feature index",
             "index_range": "feature index beyond num_features",
             "value_non_finite": "NaN or inf value",
+            "value_range": "value beyond the float32 range",
             "value": "non-numeric value",
         }
     )
@@ -71,6 +99,7 @@ def _index_checks(
     parsed = tf.strings.to_number(tf.where(numeric, text, "0"), tf.int64)
     conditions = [
         (_matches(text, r"-\d+"), errors.code(f"{prefix}_negative")),
+        (_matches(text, r"\d{19,}"), errors.code(f"{prefix}_long")),
         (tf.logical_not(numeric), errors.code(prefix)),
     ]
     if limit is not None:
@@ -83,15 +112,17 @@ def _make_parser(
     task: str,
     num_features: int | None,
     num_fields: int | None,
+    pairs_per_row: int | None,
     errors: LineErrors,
 ) -> Any:
     width = 3 if with_fields else 2
     pair = ":".join([INDEX] * (width - 1) + [NUMBER])
-    well_formed_line = rf"\s*{NUMBER}(?:\s+{pair})*\s*"
+    well_formed_line = rf"{SPACE}*{NUMBER}(?:{SPACE}+{pair})*{SPACE}*"
     limits = {"ids": num_features, "fields": num_fields}
 
-    def parse_well_formed(lines: Any) -> tuple[dict[str, Any], Any]:
-        """Parses lines that match ``well_formed_line`` (no check needed).
+    def parse_well_formed(lines: Any) -> tuple[dict[str, Any], Any, Any]:
+        """Parses lines that match ``well_formed_line``; also returns whether
+        each line's numbers are finite in float32 (``1e39`` matches but is not).
 
         The label is given a ``-1:`` (libffm: ``-1:-1:``) prefix so that every
         token of the line is ``[field:]index:value`` and one `decode_csv` on
@@ -116,7 +147,10 @@ def _make_parser(
         features = {"ids": rows(columns[-2]), "values": rows(columns[-1])}
         if with_fields:
             features["fields"] = rows(columns[0])
-        return features, task_labels(labels, task)
+        finite = tf.math.is_finite(labels) & tf.reduce_all(
+            tf.math.is_finite(features["values"]), axis=1
+        )
+        return features, task_labels(labels, task), finite
 
     def diagnose(lines: Any) -> tuple[Any, Any]:
         """The error code and offending token of each line (0 and "" if fine)."""
@@ -134,6 +168,7 @@ def _make_parser(
         conditions += [
             (_matches(value_text, NON_FINITE), errors.code("value_non_finite")),
             (tf.logical_not(_matches(value_text, NUMBER)), errors.code("value")),
+            (out_of_range(value_text), errors.code("value_range")),
         ]
         token_codes = _first_true(conditions, flat)
         token_code, bad_token = first_bad_token(
@@ -144,19 +179,31 @@ def _make_parser(
                 (tokens.row_lengths() == 0, errors.code("empty")),
                 (_matches(label_text, NON_FINITE), errors.code("label_non_finite")),
                 (tf.logical_not(_matches(label_text, NUMBER)), errors.code("label")),
+                (out_of_range(label_text), errors.code("label_range")),
             ],
             label_text,
         )
         codes = tf.where(line_codes > 0, line_codes, token_code)
-        return codes, tf.where(line_codes > 0, label_text, bad_token)
+        tokens_ = tf.where(line_codes > 0, label_text, bad_token)
+        if pairs_per_row is not None:
+            count = pairs.row_lengths()
+            wrong = (codes == 0) & (count != pairs_per_row)
+            codes = tf.where(wrong, errors.code("pairs"), codes)
+            tokens_ = tf.where(wrong, tf.strings.as_string(count), tokens_)
+        # Every line sent here is bad: one no check names gets the catch-all.
+        unnamed = codes == 0
+        codes = tf.where(unnamed, errors.code("line"), codes)
+        return codes, tf.where(unnamed, tf.strings.substr(lines, 0, EXCERPT), tokens_)
 
     def parse(files: Any, numbers: Any, lines: Any) -> tuple[dict[str, Any], Any]:
         """One regex per line, then a diagnosis of the malformed lines only."""
         well_formed = tf.strings.regex_full_match(lines, well_formed_line)
         # A malformed line is parsed as "0" (a label-only row) and dropped or
         # reported below; this keeps every conversion safe.
-        features, labels = parse_well_formed(tf.where(well_formed, lines, "0"))
-        bad = tf.logical_not(well_formed)
+        features, labels, finite = parse_well_formed(tf.where(well_formed, lines, "0"))
+        bad = tf.logical_not(well_formed & finite)
+        if pairs_per_row is not None:
+            bad |= features["ids"].row_lengths() != pairs_per_row
         for name, limit in limits.items():
             if limit is not None and name in features:
                 bad = tf.logical_or(bad, tf.reduce_any(features[name] >= limit, axis=1))
@@ -191,27 +238,39 @@ def _read(
     on_error: str,
     num_parallel_calls: int,
     cache: Cache,
+    pairs_per_row: int | None = None,
 ) -> tf.data.Dataset:
     check_task(task)
     check_batch_size(batch_size)
     check_cache(cache)
-    for arg, value in (("num_features", num_features), ("num_fields", num_fields)):
+    for arg, value in (
+        ("num_features", num_features),
+        ("num_fields", num_fields),
+        ("pairs_per_row", pairs_per_row),
+    ):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ValueError(
                 f"`{arg}` must be a positive int or None. Received: {value!r}"
             )
     files = resolve_paths(paths)
+    check_line_ends(files)
     counter = new_counter()
-    errors = LineErrors(
-        {**_LABEL_REASONS, **_token_reasons(with_fields)}, on_error, counter, files
+    reasons = {
+        **_LABEL_REASONS,
+        **_token_reasons(with_fields),
+        **_line_reasons(pairs_per_row),
+    }
+    errors = LineErrors(reasons, on_error, counter, files)
+    parse = _make_parser(
+        with_fields, task, num_features, num_fields, pairs_per_row, errors
     )
-    parse = _make_parser(with_fields, task, num_features, num_fields, errors)
     batches = numbered_line_batches(
         files, batch_size, shuffle_buffer=line_shuffle(shuffle_buffer, cache),
         seed=seed, drop_remainder=drop_remainder,
     )  # fmt: skip
     settings = ["libffm" if with_fields else "libsvm", task, batch_size,
-                num_features, num_fields, drop_remainder, on_error]  # fmt: skip
+                num_features, num_fields, drop_remainder, on_error,
+                pairs_per_row]  # fmt: skip
     return cache_batches(
         parse_batches(batches, parse, num_parallel_calls, counter),
         cache, cache_key(files, settings), shuffle_buffer, batch_size, seed,
@@ -230,13 +289,19 @@ def read_libsvm(
     on_error: str = "raise",
     num_parallel_calls: int = tf.data.AUTOTUNE,
     cache: Cache = False,
+    pairs_per_row: int | None = None,
 ) -> tf.data.Dataset:
     """Reads libsvm / libFM files (``label index:value ...``) for `model.fit`.
 
     Each line is a label followed by any number of ``index:value`` pairs,
-    separated by spaces or tabs (Windows line ends are fine). Indices are
-    kept as they are (0- or 1-based), so ``num_features`` must exceed the
-    largest one. Files are read in order; ``.gz`` files are decompressed.
+    separated by ASCII whitespace (space, tab, vertical tab, form feed).
+    Lines end in ``\\n`` or ``\\r\\n``; a file with a carriage return
+    elsewhere is refused, naming the file and line, and a UTF-8 byte-order
+    mark at the start of a file is ignored. Indices are kept as they are (0-
+    or 1-based), so ``num_features`` must exceed the largest one. Every
+    number must be finite in float32: ``nan``, ``inf`` and overflowing
+    numbers (``1e39``) are malformed. Files are read in order; ``.gz`` files
+    are decompressed.
 
     Args:
         paths: a path, a glob pattern, or a list of them.
@@ -268,6 +333,10 @@ def read_libsvm(
             whole batches (``ceil(shuffle_buffer / batch_size)`` of them,
             reshuffled every epoch) instead of lines, so put lines in random
             order in the file when that matters. Defaults to `False`.
+        pairs_per_row: Optional int. Every row must hold exactly this many
+            pairs (files read by position, one pair per field, as
+            `keras_fm.data.split_positions` needs); another count is a
+            malformed line. Defaults to `None` (any count).
 
     Returns:
         A `tf.data.Dataset` of ``(features, labels)``: ``features`` is
@@ -283,7 +352,7 @@ def read_libsvm(
     """
     return _read(
         paths, False, task, batch_size, num_features, None, shuffle_buffer, seed,
-        drop_remainder, on_error, num_parallel_calls, cache,
+        drop_remainder, on_error, num_parallel_calls, cache, pairs_per_row,
     )  # fmt: skip
 
 
