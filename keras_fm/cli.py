@@ -90,9 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"keras-fm {__version__}"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's own log lines and warnings",
+    )
 
     train = commands.add_parser(
-        "train", help="train a model on libsvm, libffm, CSV or TFRecord files"
+        "train",
+        help="train a model on libsvm, libffm, CSV or TFRecord files",
+        parents=[common],
     )
     train.add_argument("--model", choices=MODELS, required=True)
     train.add_argument(
@@ -189,6 +197,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--patience", type=_positive_int, default=2)
     train.add_argument("--seed", type=int, default=0)
+    restart = train.add_mutually_exclusive_group()
+    restart.add_argument(
+        "--restart",
+        action="store_true",
+        help="start an interrupted run over instead of resuming it",
+    )
+    restart.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete what --model-dir holds (a trained model, another run) first",
+    )
     train.add_argument(
         "--cache",
         metavar="memory|PREFIX",
@@ -198,14 +217,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     evaluate = commands.add_parser(
-        "evaluate", help="metrics of a trained model on files"
+        "evaluate",
+        parents=[common], help="metrics of a trained model on files"
     )
     evaluate.add_argument("--model-dir", required=True)
     evaluate.add_argument("--data", nargs="+", required=True)
     _add_data_arguments(evaluate)
 
     predict = commands.add_parser(
-        "predict", help="one prediction per input row, in order"
+        "predict",
+        parents=[common], help="one prediction per input row, in order"
     )
     predict.add_argument("--model-dir", required=True)
     predict.add_argument("--data", nargs="+", required=True)
@@ -214,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser(
         "export",
+        parents=[common],
         help="export a trained model for TF Serving (and TFLite)",
         description=(
             "Write the model in --model-dir as version N of a TF Serving model "
@@ -247,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
+        parents=[common],
         help="train, evaluate and export a model on generated data",
         description=(
             "Draw examples from a known factorization machine, train a model "
@@ -309,7 +332,22 @@ def _train_defaults(args: argparse.Namespace) -> None:
             setattr(args, name, default)
 
 
+def _quiet_keras() -> None:
+    """Hides the TensorFlow Python logs and the Keras warnings that do not
+    apply to the command's own ``fit`` calls (TensorFlow's start-up lines are
+    hidden by `keras_fm.console`)."""
+    import warnings
+
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    for message in ("`shuffle=True` was passed", "Your input ran out of data"):
+        warnings.filterwarnings("ignore", message=message)
+
+
 def _run(args: argparse.Namespace) -> Any:
+    if not args.verbose:
+        _quiet_keras()
     from keras_fm import commands
 
     if args.command == "demo":
@@ -351,6 +389,8 @@ def _run(args: argparse.Namespace) -> Any:
             patience=args.patience,
             seed=args.seed,
             cache=True if args.cache == "memory" else (args.cache or False),
+            restart=args.restart,
+            overwrite=args.overwrite,
             ranking={
                 "item_field": args.item_field,
                 "item_features": [f for f in args.item_features.split(",") if f],
@@ -404,7 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"keras-fm {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 1
     if result is not None:
-        print(json.dumps(result))
+        print(json.dumps(result, allow_nan=False))
     return 0
 
 

@@ -1,6 +1,10 @@
 """What the ``keras-fm`` commands do, as importable functions."""
 
 import json
+import math
+import os
+import shutil
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,19 +30,55 @@ from keras_fm.ranking_task import (
     ranking_file_metrics,
     scorer,
 )
-from keras_fm.training import training_callbacks
+from keras_fm.run_folder import (
+    RUN_FILE,
+    finished_epochs,
+    package_versions,
+    prepare,
+    read_run,
+    write_run,
+)
+from keras_fm.training import EpochLog, training_callbacks
 
 MODEL_FILE = "model.keras"
-RUN_FILE = "run.json"
 METRICS_FILE = "metrics.json"
 CATALOG_FILE = "catalog.npz"
 DNN_MODELS = ("deepfm", "xdeepfm", "nfm", "autoint")
 
 
-def _metrics(model: keras.Model, dataset: Any, task: str) -> dict[str, float]:
+def warn(text: str) -> None:
+    print(f"keras-fm: warning: {text}", file=sys.stderr)
+
+
+def label_classes(data_format: DataFormat, paths: Sequence[str]) -> set[float]:
+    """The distinct binary labels of ``paths`` (one parse, labels only)."""
+    found: set[float] = set()
+    for _, labels in data_format.read(paths, "binary", 8192):
+        found.update(np.unique(labels.numpy()).tolist())
+        if len(found) == 2:
+            break
+    return found
+
+
+def _metrics(
+    model: keras.Model, dataset: Any, task: str, classes: set[float] | None = None
+) -> dict[str, float | None]:
+    """The task's metrics; an undefined AUC (one class) is None, with a warning."""
     scores = model.evaluate(dataset, verbose=0, return_dict=True)
     names = ("auc", "logloss") if task == "binary" else ("rmse",)
-    return {name: round(float(scores[name]), 6) for name in names}
+    result: dict[str, float | None] = {}
+    for name in names:
+        value = float(scores[name])
+        result[name] = round(value, 6) if math.isfinite(value) else None
+    if task == "binary" and classes is not None and len(classes) < 2:
+        warn(f"every label is {sorted(classes)}: AUC is undefined (null)")
+        result["auc"] = None
+    return result
+
+
+def to_json(result: Any) -> str:
+    """Strict JSON (no NaN or Infinity tokens)."""
+    return json.dumps(result, indent=2, allow_nan=False)
 
 
 def _embeddings_l2(
@@ -92,8 +132,21 @@ def train(
     verbose: int = 2,
     cache: Cache = False,
     ranking: dict[str, Any] | None = None,
+    restart: bool = False,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Trains a model of the zoo on files; writes the model and its metrics.
+
+    ``model_dir`` gets ``run.json`` first (every setting, the package
+    versions, ``"status": "training"``), a backup after every epoch
+    (`keras.callbacks.BackupAndRestore`), and at the end ``model.keras``,
+    ``metrics.json`` and ``"status": "trained"``. Started again with the same
+    settings, an interrupted run resumes from its last finished epoch (early
+    stopping and the learning-rate schedule then count from there);
+    ``restart`` starts it over. A folder holding a trained model, a run of
+    other settings or other files is refused unless ``overwrite`` (which
+    clears it). A run that fails before finishing an epoch leaves no folder
+    it created behind.
 
     ``cache`` (False, True for memory, or a path prefix) keeps the parsed
     training and validation batches after the first epoch, as in
@@ -125,71 +178,68 @@ def train(
         raise ValueError(
             f"unknown model {model_name!r}; choose from {sorted(BUILDERS)}"
         )
-    keras.utils.set_random_seed(seed)
+    settings = {
+        "model": model_name, "task": task, "data_format": data_format.to_dict(),
+        "train": [os.path.abspath(p) for p in train_paths],
+        "valid": [os.path.abspath(p) for p in valid_paths],
+        "test": [os.path.abspath(p) for p in test_paths],
+        "embedding_dim": embedding_dim, "dnn_units": list(dnn_units),
+        "cin_layer_sizes": list(cin_layer_sizes), "dropout": dropout, "l2": l2,
+        "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+        "patience": patience, "seed": seed, "cache": str(cache), "ranking": ranking,
+        "versions": package_versions(),
+    }  # fmt: skip
     out = Path(model_dir)
+    created = not out.exists()
+    resume_from = prepare(out, settings, restart, overwrite)
     out.mkdir(parents=True, exist_ok=True)
-    data_format = data_format.infer_sizes([*train_paths, *valid_paths, *test_paths])
+    if resume_from:
+        print(f"keras-fm train: resuming from epoch {resume_from + 1} ({out})")
+    else:
+        write_run(out, {"status": "training", "model": model_name, "task": task,
+                        "settings": settings})  # fmt: skip
+    try:
+        return _train(settings, data_format, out, verbose)
+    except BaseException:
+        if created and not finished_epochs(out):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _train(
+    settings: dict[str, Any], data_format: DataFormat, out: Path, verbose: int
+) -> dict[str, Any]:
+    """The body of `train`: data, model, fit, and what it writes at the end."""
+    model_name, task, seed = settings["model"], settings["task"], settings["seed"]
+    train_paths, valid_paths = settings["train"], settings["valid"]
+    batch_size, cache, ranking = (
+        settings["batch_size"], _cache(settings["cache"]), settings["ranking"],
+    )  # fmt: skip
+    keras.utils.set_random_seed(seed)
+    data_format.check_not_empty(train_paths)
+    data_format = data_format.infer_sizes(
+        [*train_paths, *valid_paths, *settings["test"]]
+    )
     read_task = "binary" if task == "ranking" else task
     if task == "ranking":
         ranking = check_ranking(ranking, data_format)
     train_data = data_format.read(
-        train_paths,
-        read_task,
-        batch_size,
-        shuffle_buffer=100_000,
-        seed=seed,
+        train_paths, read_task, batch_size, shuffle_buffer=100_000, seed=seed,
         cache=cache,
-    )
+    )  # fmt: skip
     valid_data = (
         data_format.read(valid_paths, read_task, batch_size, cache=cache)
         if valid_paths
         else None
     )
-    if data_format.has_fields:
-        options = {
-            "embedding_dim": embedding_dim,
-            "l2": l2,
-            "dnn_units": dnn_units,
-            "dropout": dropout,
-            "cin_layer_sizes": cin_layer_sizes,
-        }
-        builder: Any = BUILDERS[model_name]
-        features = data_format.feature_specs(train_data)
-        model = builder(
-            features, task=read_task, **_model_kwargs(model_name, options, features)
-        )
-    elif model_name == "fm":
-        if isinstance(l2, dict):
-            raise ValueError(
-                "an L2 per feature needs fields (libffm data, libsvm rows with "
-                f"--fields-by-position, CSV or TFRecord); got {l2!r} for libsvm "
-                "rows without fields: give one number"
-            )
-        model = build_sparse_fm(
-            data_format.num_features or 1,
-            embedding_dim=embedding_dim,
-            embeddings_l2=l2,
-            task=task,
-        )
-    else:
-        raise ValueError(
-            f"{model_name} needs fields: use libffm data, or libsvm rows with one "
-            "feature per field and --fields-by-position"
-        )
+    model = _build(model_name, task, data_format, train_data, settings)
     if task == "ranking":
-        assert ranking is not None
         train_data, valid_data, trained, catalog, seen = ranking_data(
-            model,
-            data_format,
-            train_paths,
-            train_data,
-            valid_data,
-            ranking,
-            seed,
-            verbose,
-        )
+            model, data_format, train_paths, train_data, valid_data, ranking,
+            seed, verbose,
+        )  # fmt: skip
         trained.compile(
-            LazyAdam(learning_rate),
+            LazyAdam(settings["learning_rate"]),
             bpr_loss(),
             metrics=[pairwise_accuracy],
             jit_compile=False,
@@ -198,41 +248,90 @@ def train(
         monitor, mode = "val_pairwise_accuracy", "max"
         save_catalog(out / CATALOG_FILE, catalog, seen)
     else:
-        optimizer, jit_compile = default_optimizer(model, learning_rate)
+        optimizer, jit_compile = default_optimizer(model, settings["learning_rate"])
         trained = compile_for_task(model, task, optimizer, jit_compile=jit_compile)
         monitor, mode = ("val_auc", "max") if task == "binary" else ("val_rmse", "min")
+    classes = {
+        name: label_classes(data_format, paths) if task == "binary" else None
+        for name, paths in (("valid", valid_paths), ("test", settings["test"]))
+    }
+    if monitor == "val_auc" and len(classes["valid"] or ()) < 2:
+        warn(
+            f"every validation label is {sorted(classes['valid'] or [])}: AUC is "
+            "undefined, so early stopping watches val_loss"
+        )
+        monitor, mode = "val_loss", "min"
     if valid_data is None:
         monitor = monitor[4:]
     trained.fit(
         train_data,
         validation_data=valid_data,
-        epochs=epochs,
-        callbacks=training_callbacks(
-            out, monitor=monitor, mode=mode, patience=patience, resume=False
-        ),
-        verbose=verbose,
+        epochs=settings["epochs"],
+        callbacks=[
+            *training_callbacks(
+                out, monitor=monitor, mode=mode, patience=settings["patience"]
+            ),
+            *([EpochLog(settings["epochs"])] if verbose else []),
+        ],
+        verbose=0,
     )
     model.save(out / MODEL_FILE)  # the best weights, restored by early stopping
-    run: dict[str, Any] = {
-        "model": model_name,
-        "task": task,
-        "data_format": data_format.to_dict(),
-    }
-    if task == "ranking":
-        run["ranking"] = ranking
-    (out / RUN_FILE).write_text(json.dumps(run, indent=2))
 
-    def scores(paths: Sequence[str]) -> dict[str, float]:
+    def scores(name: str) -> dict[str, Any]:
+        paths = settings[name]
         if not paths:
             return {}
         data = data_format.read(paths, read_task, batch_size)
         if task == "ranking":
             return ranking_file_metrics(model, data, catalog, seen, ranking or {})
-        return _metrics(model, data, task)
+        return _metrics(model, data, task, classes[name])
 
-    metrics: dict[str, Any] = {"valid": scores(valid_paths), "test": scores(test_paths)}
-    (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
+    metrics: dict[str, Any] = {"valid": scores("valid"), "test": scores("test")}
+    (out / METRICS_FILE).write_text(to_json(metrics))
+    run = {**(read_run(out) or {}), "status": "trained",
+           "data_format": data_format.to_dict()}  # fmt: skip
+    if task == "ranking":
+        run["ranking"] = ranking
+    write_run(out, run)
     return metrics
+
+
+def _cache(text: str) -> Cache:
+    return {"True": True, "False": False}.get(text, text)
+
+
+def _build(
+    model_name: str,
+    task: str,
+    data_format: DataFormat,
+    train_data: Any,
+    settings: dict[str, Any],
+) -> keras.Model:
+    read_task = "binary" if task == "ranking" else task
+    l2 = settings["l2"]
+    if data_format.has_fields:
+        builder: Any = BUILDERS[model_name]
+        features = data_format.feature_specs(train_data)
+        return builder(
+            features, task=read_task, **_model_kwargs(model_name, settings, features)
+        )
+    if model_name == "fm":
+        if isinstance(l2, dict):
+            raise ValueError(
+                "an L2 per feature needs fields (libffm data, libsvm rows with "
+                f"--fields-by-position, CSV or TFRecord); got {l2!r} for libsvm "
+                "rows without fields: give one number"
+            )
+        return build_sparse_fm(
+            data_format.num_features or 1,
+            embedding_dim=settings["embedding_dim"],
+            embeddings_l2=l2,
+            task=task,
+        )
+    raise ValueError(
+        f"{model_name} needs fields: use libffm data, or libsvm rows with one "
+        "feature per field and --fields-by-position"
+    )
 
 
 def _load(model_dir: str) -> tuple[keras.Model, DataFormat, str]:
@@ -241,8 +340,13 @@ def _load(model_dir: str) -> tuple[keras.Model, DataFormat, str]:
         raise FileNotFoundError(
             f"no trained model in {model_dir!r} (missing {MODEL_FILE})"
         )
-    model = keras.saving.load_model(folder / MODEL_FILE)
     run = _run_info(model_dir)
+    if run.get("status", "trained") != "trained":
+        raise FileNotFoundError(
+            f"the run in {model_dir!r} has not finished training; run the same "
+            "keras-fm train command again to resume it"
+        )
+    model = keras.saving.load_model(folder / MODEL_FILE)
     return model, DataFormat(**run["data_format"]), run["task"]
 
 
@@ -252,7 +356,7 @@ def _run_info(model_dir: str) -> dict[str, Any]:
 
 def evaluate(
     model_dir: str, paths: Sequence[str], batch_size: int = 4096
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """The trained model's metrics on ``paths`` (for ranking: HR@10, NDCG@10)."""
     model, data_format, task = _load(model_dir)
     if task == "ranking":
@@ -261,7 +365,8 @@ def evaluate(
         return ranking_file_metrics(
             model, data, catalog, seen, _run_info(model_dir)["ranking"]
         )
-    return _metrics(model, data_format.read(paths, task, batch_size), task)
+    classes = label_classes(data_format, paths) if task == "binary" else None
+    return _metrics(model, data_format.read(paths, task, batch_size), task, classes)
 
 
 def predict(

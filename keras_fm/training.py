@@ -1,10 +1,79 @@
 """The Keras callbacks of a careful training run, in one call."""
 
+import math
 import os
+import time
+from typing import Any
 
 import keras
 
 MODES = ("max", "min")
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Fails training with `NonFiniteLossError` when the loss is NaN or inf.
+
+    Keras's own `keras.callbacks.TerminateOnNaN` ends ``fit`` quietly, as if
+    training had finished, and leaves NaN weights to be saved and served;
+    this raises instead, naming the epoch and batch and the likely causes.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise NonFiniteLossError(
+                f"the training loss became {float(loss)} in epoch {self.epoch + 1} "
+                f"(batch {batch + 1}); the learning rate may be too high, or the "
+                "data may hold extreme values"
+            )
+
+
+class EpochLog(keras.callbacks.Callback):
+    """One line per epoch: the true number of steps (optimizer updates, also
+    with several steps per call), the time, every logged metric, the
+    learning rate, and the time the remaining epochs would take at most.
+
+    Args:
+        epochs: int. The epochs ``fit`` runs at most.
+        print_fn: Optional callable taking a line. Defaults to `print`.
+    """
+
+    def __init__(self, epochs: int, print_fn: Any = print) -> None:
+        super().__init__()
+        self.epochs = epochs
+        self.print_fn = print_fn
+        self.start, self.steps = 0.0, 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.start = time.perf_counter()
+        self.steps = int(self.model.optimizer.iterations)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        seconds = time.perf_counter() - self.start
+        steps = int(self.model.optimizer.iterations) - self.steps
+        values = " ".join(
+            f"{name} {float(value):.4g}"
+            for name, value in (logs or {}).items()
+            if name != "learning_rate"
+        )
+        rate = float(self.model.optimizer.learning_rate)
+        left = (self.epochs - epoch - 1) * seconds
+        self.print_fn(
+            f"epoch {epoch + 1}/{self.epochs}: {steps} steps, {seconds:.1f} s, "
+            f"{values}, learning rate {rate:.3g}"
+            + (f", at most {left:.0f} s left" if left else "")
+        )
 
 
 def training_callbacks(
@@ -18,7 +87,7 @@ def training_callbacks(
 ) -> list[keras.callbacks.Callback]:
     """Early stopping, learning-rate decay, checkpoints and resumption.
 
-    All of it is Keras's own machinery:
+    All of it is Keras's own machinery, and `StopOnNonFiniteLoss`:
 
     - `keras.callbacks.EarlyStopping` on ``monitor`` with the best weights
       restored at the end;
@@ -52,6 +121,7 @@ def training_callbacks(
     if mode not in MODES:
         raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
     callbacks: list[keras.callbacks.Callback] = [
+        StopOnNonFiniteLoss(),
         keras.callbacks.EarlyStopping(
             monitor=monitor,
             mode=mode,

@@ -39,7 +39,7 @@ def test_callbacks_are_keras_own_and_configured(tmp_path):
         keras.callbacks.ModelCheckpoint in kinds
         and keras.callbacks.BackupAndRestore in kinds
     )
-    assert len(training_callbacks()) == 2
+    assert len(training_callbacks()) == 3  # StopOnNonFiniteLoss first
 
 
 @pytest.mark.parametrize("mode,sign", [("max", 1.0), ("min", -1.0)])

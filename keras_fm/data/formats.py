@@ -1,6 +1,8 @@
 """How a model's data is read from files: one description, saved with the model."""
 
 import dataclasses
+import gzip
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -172,6 +174,22 @@ class DataFormat:
         key = cache_key(resolve_paths(paths), [self.to_dict(), task, batch_size])
         return cache_batches(regrouped, cache, key, shuffle_buffer, batch_size, seed)
 
+    def check_not_empty(self, paths: PathLike | Sequence[PathLike]) -> None:
+        """Raises a ValueError naming ``paths`` when they hold no example:
+        no line but blank ones (after a CSV header), or no TFRecord byte."""
+        for path in resolve_paths(paths):
+            if self.format == "tfrecord":
+                if os.path.getsize(path) > 0:
+                    return
+                continue
+            with _open_text(path) as handle:
+                if self.format == "csv":
+                    handle.readline()
+                if any(line.strip() for line in handle):
+                    return
+        files = resolve_paths(paths)
+        raise ValueError(f"no examples in {files}: the files hold no data line")
+
     def infer_sizes(self, paths: PathLike | Sequence[PathLike]) -> "DataFormat":
         """Fills ``num_features``, ``num_fields`` or the TFRecord schema from data."""
         if self.format == "tfrecord" and self.schema is None:
@@ -265,6 +283,12 @@ class DataFormat:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; ``DataFormat(**d)`` rebuilds it."""
         return dataclasses.asdict(self)
+
+
+def _open_text(path: str) -> Any:
+    if path.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
 
 
 def labels_of(dataset: tf.data.Dataset) -> np.ndarray:
