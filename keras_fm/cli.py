@@ -217,16 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     evaluate = commands.add_parser(
-        "evaluate",
-        parents=[common], help="metrics of a trained model on files"
+        "evaluate", parents=[common], help="metrics of a trained model on files"
     )
     evaluate.add_argument("--model-dir", required=True)
     evaluate.add_argument("--data", nargs="+", required=True)
     _add_data_arguments(evaluate)
 
     predict = commands.add_parser(
-        "predict",
-        parents=[common], help="one prediction per input row, in order"
+        "predict", parents=[common], help="one prediction per input row, in order"
     )
     predict.add_argument("--model-dir", required=True)
     predict.add_argument("--data", nargs="+", required=True)

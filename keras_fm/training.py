@@ -29,7 +29,9 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.epoch = epoch
 
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+    def on_train_batch_end(
+        self, batch: int, logs: dict[str, Any] | None = None
+    ) -> None:
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             raise NonFiniteLossError(
@@ -128,7 +130,7 @@ def training_callbacks(
             patience=patience,
             min_delta=min_delta,
             restore_best_weights=True,
-        )
+        ),
     ]
     if reduce_lr_factor is not None:
         callbacks.append(
