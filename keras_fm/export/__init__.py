@@ -1,10 +1,6 @@
 """Export for serving: versioned SavedModels for TF Serving and TFLite for edge."""
 
-from keras_fm.export.saved_model import (
-    existing_versions,
-    export_saved_model,
-    write_warmup_requests,
-)
+from keras_fm.export.saved_model import export_saved_model, write_warmup_requests
 from keras_fm.export.serving_model import serving_signature
 from keras_fm.export.tflite import (
     QUANTIZATIONS,
@@ -13,6 +9,7 @@ from keras_fm.export.tflite import (
     edge_model,
     to_tflite,
 )
+from keras_fm.export.versions import existing_versions
 
 __all__ = [
     "QUANTIZATIONS",

@@ -1,9 +1,7 @@
 """Versioned SavedModels for TF Serving, written atomically."""
 
 import os
-import re
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,17 +11,11 @@ import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
 from keras_fm.export.serving_model import ServingFunctions, serving_signature
+from keras_fm.export.versions import new_staging_folder, publish
 from keras_fm.serving import Signature, predict_request
 from keras_fm.serving.signature import SIGNATURE_FILE
 
 WARMUP_FILE = "tf_serving_warmup_requests"
-
-
-def existing_versions(base_path: str | os.PathLike) -> list[int]:
-    """The version numbers under a TF Serving model base path, sorted."""
-    if not os.path.isdir(base_path):
-        return []
-    return sorted(int(n) for n in os.listdir(base_path) if re.fullmatch(r"\d+", n))
 
 
 def sample_rows(signature: Signature, count: int = 2) -> list[dict[str, Any]]:
@@ -75,10 +67,15 @@ def export_saved_model(
 ) -> Path:
     """Exports ``model`` as version ``version`` of a TF Serving model.
 
-    The SavedModel is written into a temporary folder inside ``base_path``
-    (a name TF Serving ignores) and renamed to ``base_path/<version>`` once
+    The SavedModel is written into a staging folder inside ``base_path`` (a
+    name TF Serving ignores) and renamed to ``base_path/<version>`` once
     complete, so a server watching ``base_path`` never loads a half-written
-    version.
+    version. Versions are chosen and renamed under a lock on the base path:
+    concurrent exports with ``version=None`` get distinct versions, and none
+    replaces another's. ``overwrite`` swaps the old and new folders in one
+    atomic step on Linux, so a server never finds the version missing.
+    Folders and files get the umask's permissions (0755 / 0644 under umask
+    022). Staging folders of killed exports are removed by the next export.
 
     Signatures:
 
@@ -113,24 +110,23 @@ def export_saved_model(
         warmup_rows: Optional list of feature dicts for the warm-up records.
 
     Returns:
-        The version directory, ``base_path/<version>``.
+        The version directory, ``base_path/<version>`` (with ``version=None``,
+        the version is chosen when the export is complete).
 
     Raises:
         FileExistsError: if the version exists and ``overwrite`` is False.
         ValueError: for a version that is not a non-negative int.
     """
     base = Path(base_path)
-    if version is None:
-        version = (existing_versions(base) or [0])[-1] + 1
-    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 0
+    ):
         raise ValueError(f"`version` must be a non-negative int. Received: {version!r}")
-    target = base / str(version)
-    if target.exists() and not overwrite:
+    if version is not None and (base / str(version)).exists() and not overwrite:
         raise FileExistsError(
-            f"{target} exists; pass overwrite=True (CLI: --overwrite) to replace it, "
-            "or choose another version."
+            f"{base / str(version)} exists; pass overwrite=True (CLI: --overwrite) "
+            "to replace it, or choose another version."
         )
-    base.mkdir(parents=True, exist_ok=True)
     signature = serving_signature(model)
     functions = ServingFunctions(model, signature)
     archive = keras.export.ExportArchive()
@@ -145,7 +141,7 @@ def export_saved_model(
         lambda examples: functions.examples(examples),
         input_signature=[tf.TensorSpec([None], tf.string, name="examples")],
     )
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=base))
+    staging = new_staging_folder(base)
     try:
         archive.write_out(str(staging), verbose=False)
         extra = staging / "assets.extra"
@@ -153,13 +149,7 @@ def export_saved_model(
         (extra / SIGNATURE_FILE).write_text(signature.to_json(), encoding="utf-8")
         rows = list(warmup_rows) if warmup_rows else sample_rows(signature)
         write_warmup_requests(extra / WARMUP_FILE, rows, signature)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".old-{version}-", dir=base))
-            os.replace(target, old / "version")
-            os.replace(staging, target)
-            shutil.rmtree(old)
-        else:
-            os.replace(staging, target)
+        target = publish(staging, version, overwrite)
     finally:
         if staging.exists():
             shutil.rmtree(staging)

@@ -221,7 +221,7 @@ def test_versions_are_numbered_atomic_and_never_overwritten(tmp_path):
     stamp = (second / "saved_model.pb").stat().st_mtime_ns
     again = export_saved_model(model, tmp_path / "fm", version=2, overwrite=True)
     assert again == second and (second / "saved_model.pb").stat().st_mtime_ns != stamp
-    assert sorted(os.listdir(tmp_path / "fm")) == ["1", "2"]  # no staging left
+    assert sorted(os.listdir(tmp_path / "fm")) == [".keras_fm_export.lock", "1", "2"]
     with pytest.raises(ValueError, match="version"):
         export_saved_model(model, tmp_path / "fm", version=-1)
 
@@ -235,7 +235,7 @@ def test_a_failed_export_leaves_no_version(tmp_path, monkeypatch):
     monkeypatch.setattr(saved_model, "write_warmup_requests", fail)
     with pytest.raises(OSError, match="disk full"):
         export_saved_model(build("fm"), tmp_path / "fm")
-    assert os.listdir(tmp_path / "fm") == []
+    assert os.listdir(tmp_path / "fm") == [".keras_fm_export.lock"]
 
 
 def test_sparse_fm_takes_padded_ids_and_values(tmp_path):
