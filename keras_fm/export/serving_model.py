@@ -146,8 +146,9 @@ class ServingFunctions:
         """How each input is read from a tf.Example.
 
         A missing single value reads as -1 (integers; out of vocabulary),
-        ``""`` (strings) or NaN (numbers; a missing value); a missing list
-        reads as an empty list.
+        ``""`` (strings) or NaN (numbers: a missing value, or for the weight
+        of an id, 1.0); a missing list reads as an empty list, and a missing
+        or short list of weights as weights 1.0 for its ids.
         """
         spec: dict[str, Any] = {}
         for name, input_spec in self.specs.items():
@@ -170,7 +171,13 @@ class ServingFunctions:
             value = parsed[name]
             if spec.dtype != "string":
                 value = tf.cast(value, spec.dtype)
-            if spec.is_list:
+            if spec.is_list and spec.mask_of is None:
                 value = value.to_tensor(default_value=spec.pad_value)
             inputs[name] = value
+        for name, spec in self.specs.items():
+            if spec.is_list and spec.mask_of is not None:
+                # Weights take their ids' shape; a missing weight is NaN (1.0).
+                inputs[name] = inputs[name].to_tensor(
+                    default_value=float("nan"), shape=tf.shape(inputs[spec.mask_of])
+                )
         return self._run(inputs)

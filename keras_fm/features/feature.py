@@ -107,6 +107,24 @@ class Feature:
         return f"{type(self).__name__}({args})"
 
 
+# The largest magnitude a numeric value or an id's weight has inside a model:
+# beyond it (inf included) values are clipped, so that a served score is
+# always finite (squares and products of 1e6 stay far below float32's 3e38).
+VALUE_LIMIT = 1e6
+
+
+def limit_values(values: Any) -> Any:
+    """``values`` clipped to [-VALUE_LIMIT, VALUE_LIMIT] (NaN passes through)."""
+    return tf.clip_by_value(values, -VALUE_LIMIT, VALUE_LIMIT)
+
+
+def id_weights(weights: Any) -> Any:
+    """The weights of ids as a model uses them: a missing weight (NaN) is
+    1.0, libsvm's implicit value; others are clipped by `limit_values`."""
+    weights = tf.cast(weights, tf.float32)
+    return limit_values(tf.where(tf.math.is_nan(weights), 1.0, weights))
+
+
 def present_weights(values: Any) -> Any:
     """float32 ones where a float value is present, zeros where it is NaN."""
     return tf.cast(tf.logical_not(tf.math.is_nan(values)), tf.float32)

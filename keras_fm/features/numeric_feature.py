@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from keras_fm.features.feature import Feature, present_weights
+from keras_fm.features.feature import Feature, limit_values, present_weights
 from keras_fm.registration import register
 
 TRANSFORMS = (None, "log")
@@ -44,7 +44,9 @@ class NumericFeature(Feature):
     usual choice for heavy-tailed counts such as Criteo's integer columns).
     With ``normalize=True`` the mean and variance are given or computed by
     `keras_fm.features.adapt`. A missing value (NaN) contributes nothing: its
-    weight is 0, so it never turns into a NaN score.
+    weight is 0, so it never turns into a NaN score. The resulting ``x`` is
+    clipped to ±1e6 (``keras_fm.features.feature.VALUE_LIMIT``), so ±inf and
+    huge values (1e38) give a finite score.
 
     Args:
         name: str. The feature's name.
@@ -115,7 +117,8 @@ class NumericFeature(Feature):
             assert self.mean is not None and self.variance is not None
             scale = 1.0 / math.sqrt(max(self.variance, 1e-12))
             values = (values - self.mean) * scale
-        return tf.zeros(tf.shape(values), tf.int32), values * present
+        values = limit_values(values) * present
+        return tf.zeros(tf.shape(values), tf.int32), values
 
     def adapted(self, values: Any) -> "NumericFeature":
         values = observed_values(values, self.transform, self.name)

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_fm.features.feature import Feature
+from keras_fm.features.feature import Feature, id_weights
 from keras_fm.sparse_read import gather_rows
 
 
@@ -305,6 +305,7 @@ class FieldInputLayer(keras.layers.Layer):
                     f"{feature.weight_feature!r} must both be dense, or both ragged "
                     "or sparse."
                 )
+            extra = _map_values(id_weights, extra)  # missing weight: 1.0
             weights = _map_values(lambda w: w * _flat(extra), weights)
         if feature.multivalent and feature.combiner != "sum":
             weights = _combine(weights, feature.combiner)

@@ -5,6 +5,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from keras_fm.features.feature import id_weights
 from keras_fm.layers.field_input_layer import check_embeddings_l2
 from keras_fm.registration import register
 from keras_fm.sparse_read import gather_rows
@@ -140,6 +141,11 @@ class SparseFM(keras.layers.Layer):
     def call(self, inputs: Any) -> Any:
         ids, values, rows, batch = self._rows(inputs)
         ids = tf.cast(ids, tf.int64)
+        # A missing value (NaN) is 1.0 for an id, 0 for padding (id < 0).
+        values = tf.where(
+            ids < 0, tf.where(tf.math.is_nan(values), 0.0, values), values
+        )
+        values = id_weights(values)
         in_range = tf.logical_and(ids >= 0, ids < self.num_features)
         ids = tf.where(in_range, ids, tf.cast(self.num_features, tf.int64))
         x = tf.cast(values, self.compute_dtype)  # (N,)
