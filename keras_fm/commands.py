@@ -247,15 +247,17 @@ def _train(
         )
         monitor, mode = "val_pairwise_accuracy", "max"
         save_catalog(out / CATALOG_FILE, catalog, seen)
+        for pairs, _ in train_data.take(1):  # BackupAndRestore needs it built
+            trained(pairs)
     else:
         optimizer, jit_compile = default_optimizer(model, settings["learning_rate"])
         trained = compile_for_task(model, task, optimizer, jit_compile=jit_compile)
         monitor, mode = ("val_auc", "max") if task == "binary" else ("val_rmse", "min")
     classes = {
-        name: label_classes(data_format, paths) if task == "binary" else None
+        name: label_classes(data_format, paths) if task == "binary" and paths else None
         for name, paths in (("valid", valid_paths), ("test", settings["test"]))
     }
-    if monitor == "val_auc" and len(classes["valid"] or ()) < 2:
+    if valid_paths and monitor == "val_auc" and len(classes["valid"] or ()) < 2:
         warn(
             f"every validation label is {sorted(classes['valid'] or [])}: AUC is "
             "undefined, so early stopping watches val_loss"

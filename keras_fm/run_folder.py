@@ -49,7 +49,7 @@ def finished_epochs(folder: Path) -> int:
     path = folder / BACKUP_DIR / BACKUP_METADATA
     if not path.is_file():
         return 0
-    return int(json.loads(path.read_text())["epoch"]) + 1
+    return int(json.loads(path.read_text())["epoch"])
 
 
 def prepare(
