@@ -190,8 +190,8 @@ def train(
         "versions": package_versions(),
     }  # fmt: skip
     out = Path(model_dir)
+    resume_from = prepare(out, settings, restart, overwrite)  # may clear it
     created = not out.exists()
-    resume_from = prepare(out, settings, restart, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     if resume_from:
         print(f"keras-fm train: resuming from epoch {resume_from + 1} ({out})")
