@@ -39,7 +39,7 @@ def build(name):
     return BUILDERS[name.rstrip("+")](specs(), embedding_dim=4, **SMALL[name])
 
 
-def adversarial_batches(signature, seed, count=30):
+def adversarial_batches(signature, seed, count=16):
     """Batches of 0 to 6 rows, every value drawn from the adversarial pools."""
     rng = np.random.default_rng(seed)
     pools = {"float32": FLOATS, "int64": INTS, "int32": [-1, 2**31 - 1, 0, 5],
@@ -58,7 +58,7 @@ def adversarial_batches(signature, seed, count=30):
         yield batch
 
 
-def example_batches(signature, seed, count=30):
+def example_batches(signature, seed, count=16):
     """Serialized tf.Examples, each feature left out at random."""
     rng = np.random.default_rng(seed)
     for batch in adversarial_batches(signature, seed, count):
@@ -112,11 +112,11 @@ def test_served_outputs_are_always_finite(name, tmp_path):
         for output in examples(examples=serialized).values():
             assert np.isfinite(output.numpy()).all(), name
         tried += 1
-    assert tried == 60
+    assert tried == 32
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["deepfm", "ffm", "hofm"])
+@pytest.mark.parametrize("name", ["deepfm", "ffm"])
 def test_tflite_outputs_are_always_finite(name, tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
