@@ -140,7 +140,46 @@ class ServingFunctions:
         }
 
     def serve(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        return self._run(inputs)
+        return self._run(self.checked(inputs))
+
+    def checked(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The inputs, once their shapes are checked at run time.
+
+        TF Serving feeds tensors of any shape into the graph, so a wrong one
+        would fail deep inside the model. Each input must have rank 1
+        (``(batch,)``) or 2 (``(batch, length)``), all the same batch size,
+        and a list of weights the shape of its ids; otherwise the call fails
+        with an `InvalidArgumentError` that names the input and both shapes.
+        """
+        ranks = [self._rank_check(name, inputs[name]) for name in self.specs]
+        with tf.control_dependencies(ranks):
+            first = next(iter(self.specs))
+            sizes = [self._size_check(name, inputs, first) for name in self.specs]
+        with tf.control_dependencies(sizes):
+            return {name: tf.identity(value) for name, value in inputs.items()}
+
+    def _rank_check(self, name: str, value: Any) -> Any:
+        is_list = self.specs[name].is_list
+        expected = "(batch, length)" if is_list else "(batch,)"
+        # The Rank op, not tf.rank: the traced rank is the declared one.
+        rank = tf.raw_ops.Rank(input=value)
+        return tf.debugging.Assert(
+            tf.equal(rank, 2 if is_list else 1),
+            [f"Input `{name}` must have shape {expected}; got shape", tf.shape(value)],
+        )
+
+    def _size_check(self, name: str, inputs: dict[str, Any], first: str) -> Any:
+        spec = self.specs[name]
+        shape, other = tf.shape(inputs[name]), spec.mask_of or first
+        if spec.mask_of:
+            same = tf.reduce_all(tf.equal(shape, tf.shape(inputs[other])))
+            text = f"Input `{name}` must have the shape of `{other}` (its ids)"
+        else:
+            same = tf.equal(shape[0], tf.shape(inputs[other])[0])
+            text = f"Input `{name}` must have the batch size of `{other}`"
+        return tf.debugging.Assert(
+            same, [f"{text}; got shapes", shape, "and", tf.shape(inputs[other])]
+        )
 
     def example_spec(self) -> dict[str, Any]:
         """How each input is read from a tf.Example.
@@ -174,10 +213,23 @@ class ServingFunctions:
             if spec.is_list and spec.mask_of is None:
                 value = value.to_tensor(default_value=spec.pad_value)
             inputs[name] = value
+        checks = []
         for name, spec in self.specs.items():
             if spec.is_list and spec.mask_of is not None:
                 # Weights take their ids' shape; a missing weight is NaN (1.0).
+                checks.append(self._weights_check(name, parsed))
                 inputs[name] = inputs[name].to_tensor(
                     default_value=float("nan"), shape=tf.shape(inputs[spec.mask_of])
                 )
+        with tf.control_dependencies(checks):
+            inputs = {name: tf.identity(value) for name, value in inputs.items()}
         return self._run(inputs)
+
+    def _weights_check(self, name: str, parsed: dict[str, Any]) -> Any:
+        """A tf.Example's list of weights is no longer than its list of ids."""
+        ids = self.specs[name].mask_of
+        lengths = parsed[name].row_lengths()
+        return tf.debugging.Assert(
+            tf.reduce_all(lengths <= parsed[ids].row_lengths()),
+            [f"Feature `{name}` holds more weights than `{ids}` holds ids"],
+        )
