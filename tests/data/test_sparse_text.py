@@ -70,7 +70,8 @@ def test_shuffle_keeps_every_row(tmp_path):
         tmp_path / "d.txt", task="regression", shuffle_buffer=100, seed=3
     )
     ids = collect(dataset)[0]
-    assert ids != [r[2] for r in rows]
+    moved = sum(a != b for a, b in zip(ids, (r[2] for r in rows), strict=True))
+    assert moved > 80  # of 100 rows: a buffer of all rows moves nearly every one
     assert sorted(map(tuple, ids)) == sorted(tuple(r[2]) for r in rows)
 
 

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -72,8 +73,8 @@ def test_csv_round_trips_through_tfrecord(tmp_path):
         assert got_label == want_label
         assert got.keys() == want.keys()
         for key in got:
-            if key == "price" and want[key] != want[key]:  # NaN
-                assert got[key] != got[key]
+            if key == "price" and np.isnan(want[key]):
+                assert np.isnan(got[key])
             else:
                 assert got[key] == want[key]
 

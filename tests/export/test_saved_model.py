@@ -124,8 +124,7 @@ def test_every_zoo_model_in_a_fresh_tensorflow_process(exported, tmp_path):
 
 def saved_model_cli(*args):
     tool = Path(sys.executable).with_name("saved_model_cli")
-    if not tool.exists():
-        pytest.skip(f"saved_model_cli is not installed next to {sys.executable}")
+    assert tool.exists(), f"saved_model_cli (of tensorflow) not beside {sys.executable}"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(
         [str(tool), *args], capture_output=True, text=True, env=env, timeout=300
@@ -218,9 +217,16 @@ def test_versions_are_numbered_atomic_and_never_overwritten(tmp_path):
     assert existing_versions(tmp_path / "fm") == [1, 2]
     with pytest.raises(FileExistsError, match="overwrite"):
         export_saved_model(model, tmp_path / "fm", version=2)
-    stamp = (second / "saved_model.pb").stat().st_mtime_ns
-    again = export_saved_model(model, tmp_path / "fm", version=2, overwrite=True)
-    assert again == second and (second / "saved_model.pb").stat().st_mtime_ns != stamp
+    replacement = build("fm")
+    randomize_trainable(replacement, seed=5)
+    again = export_saved_model(replacement, tmp_path / "fm", version=2, overwrite=True)
+    served = tf.saved_model.load(str(again)).signatures["examples"](
+        examples=tf.constant([example_bytes(row) for row in ROWS])
+    )
+    np.testing.assert_allclose(
+        served["prediction"], keras_outputs(replacement, ROWS)[0], atol=1e-5
+    )
+    assert again == second
     assert sorted(os.listdir(tmp_path / "fm")) == [".keras_fm_export.lock", "1", "2"]
     with pytest.raises(ValueError, match="version"):
         export_saved_model(model, tmp_path / "fm", version=-1)
@@ -295,12 +301,15 @@ def test_tensorflow_model_server_answers_rest_and_grpc(exported, tmp_path):
         signature = serving.Signature.load(path)
         url = f"http://127.0.0.1:{ports[1]}/v1/models/deepfm:predict"
         body = serving.rest_body(ROWS, signature).encode()
-        for _ in range(60):
+        answer = None
+        deadline = time.monotonic() + 60
+        while answer is None and time.monotonic() < deadline:
+            assert server.poll() is None, f"the server exited ({server.returncode})"
             try:
                 answer = urllib.request.urlopen(url, body, timeout=5).read()
-                break
             except OSError:
                 time.sleep(1)
+        assert answer is not None, "TF Serving did not answer within 60 s"
         prediction = keras_outputs(model, ROWS)[0]
         rest = serving.parse_rest_response(answer)
         np.testing.assert_allclose(rest["prediction"], prediction, atol=1e-5)
@@ -312,3 +321,8 @@ def test_tensorflow_model_server_answers_rest_and_grpc(exported, tmp_path):
         np.testing.assert_allclose(grpc_out["prediction"], prediction, atol=1e-5)
     finally:
         server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 
 from keras_fm.export import edge_inputs, to_tflite
 from keras_fm.features import HashedFeature, IdFeature, NumericFeature
@@ -13,8 +14,6 @@ from keras_fm.layers import FieldEmbedding
 from keras_fm.models import build_deepfm, feature_inputs
 from tests.export.test_saved_model import randomize_trainable
 from tests.models.test_models import SMALL, batch, build
-
-Interpreter = pytest.importorskip("ai_edge_litert.interpreter").Interpreter
 
 
 def run_tflite(path, inputs):
