@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_fm.features import IdFeature
+from keras_fm.features import IdFeature, NumericFeature
 from keras_fm.layers import FieldAwareEmbedding, FieldAwareFM
 from tests.layer_checklist import randomize_weights
 from tests.layers.embedding_cases import (
@@ -97,3 +97,39 @@ def test_rejects_bad_num_buckets(num_buckets):
         FieldAwareEmbedding(
             [IdFeature("a", 2)], embedding_dim=2, num_buckets=num_buckets
         )
+
+
+def test_jit_compile_matches_eager_on_dense_inputs():
+    features = [IdFeature("a", 5), IdFeature("c", 4), NumericFeature("b")]
+    data = {
+        "a": np.array([1, 4, 7]),
+        "c": np.array([0, 3, -1]),
+        "b": np.array([0.5, -1.0, 2.0], "float32"),
+    }
+    for num_buckets in (None, 13):
+        layer = FieldAwareEmbedding(features, embedding_dim=3, num_buckets=num_buckets)
+        layer(data)
+        randomize_weights(layer, seed=1)
+        eager = layer(data)
+        jitted = tf.function(layer, jit_compile=True)(data)
+        for e, j in zip(eager, jitted, strict=True):
+            np.testing.assert_allclose(j, e, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_keeps_float32_weights_and_close_values(policy):
+    full = built_layer()
+    layer = FieldAwareEmbedding(make_features("mean"), embedding_dim=3, dtype=policy)
+    layer(inputs("dense"))
+    layer.set_weights(full.get_weights())
+    latent, first = layer(inputs("ragged"))
+    assert latent.dtype == layer.compute_dtype and first.dtype == layer.compute_dtype
+    assert all(w.dtype == "float32" for w in layer.weights)
+    want_latent, want_first = full(inputs("ragged"))
+    tolerance = 2e-2 if policy == "mixed_bfloat16" else 2e-3
+    np.testing.assert_allclose(
+        np.asarray(latent, "float32"), want_latent, rtol=tolerance, atol=tolerance
+    )
+    np.testing.assert_allclose(
+        np.asarray(first, "float32"), want_first, rtol=tolerance, atol=tolerance
+    )

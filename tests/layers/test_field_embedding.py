@@ -83,9 +83,20 @@ def test_jit_compile_matches_eager_on_dense_inputs():
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision(policy):
     layer = FieldEmbedding(make_features(), embedding_dim=4, dtype=policy)
+    layer(inputs("dense"))
+    full = built_layer()
+    layer.set_weights(full.get_weights())
     vectors, first = layer(inputs("ragged"))
     assert vectors.dtype == layer.compute_dtype and first.dtype == layer.compute_dtype
     assert all(w.dtype == "float32" for w in layer.weights)
+    want_vectors, want_first = full(inputs("ragged"))
+    tolerance = 2e-2 if policy == "mixed_bfloat16" else 2e-3
+    np.testing.assert_allclose(
+        np.asarray(vectors, "float32"), want_vectors, rtol=tolerance, atol=tolerance
+    )
+    np.testing.assert_allclose(
+        np.asarray(first, "float32"), want_first, rtol=tolerance, atol=tolerance
+    )
 
 
 def test_config_round_trips_through_json():

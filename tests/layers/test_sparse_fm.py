@@ -145,3 +145,44 @@ def test_no_embeddings_l2_adds_no_loss():
 def test_bad_embeddings_l2(value):
     with pytest.raises(ValueError, match="`embeddings_l2` must be a non-negative"):
         SparseFM(5, 2, embeddings_l2=value)
+
+
+def test_gradients_are_finite_and_reach_every_weight():
+    layer = built()
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(as_inputs("ragged")))
+    weights = layer.trainable_weights
+    grads = [tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, weights)]
+    for weight, grad in zip(weights, grads, strict=True):
+        assert np.all(np.isfinite(grad)) and np.abs(grad).sum() > 0, weight.path
+    by_name = {w.name: g for w, g in zip(weights, grads, strict=True)}
+    # The loss sums 4 rows: d/d bias is 4, d/d w_3 the values of id 3 (1 + 2).
+    assert float(by_name["bias"]) == pytest.approx(4.0)
+    assert by_name["linear_weights"][3] == pytest.approx(3.0)
+
+
+def test_jit_compile_matches_eager_on_dense_inputs():
+    layer = built()
+    data = as_inputs("dense")
+    jitted = tf.function(layer, jit_compile=True)(data)
+    np.testing.assert_allclose(jitted, layer(data), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        jitted, rendle_reference(layer, ROWS), rtol=1e-5, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_keeps_float32_weights_and_close_values(policy):
+    layer = SparseFM(num_features=10, embedding_dim=4, dtype=policy)
+    layer(as_inputs("ragged"))
+    randomize_weights(layer, seed=2, scale=0.3)
+    out = layer(as_inputs("ragged"))
+    assert out.dtype == policy.split("_")[1]
+    assert all(w.dtype == "float32" for w in layer.weights)
+    tolerance = 2e-2 if policy == "mixed_bfloat16" else 3e-3
+    np.testing.assert_allclose(
+        np.asarray(out, "float32"),
+        rendle_reference(layer, ROWS),
+        atol=tolerance * 5,
+        rtol=tolerance,
+    )
