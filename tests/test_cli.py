@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from keras_fm import __version__
-from keras_fm.cli import _l2_spec, main
+from keras_fm.cli import main
+from keras_fm.cli.arguments import l2_spec
 
 
 def run_cli(*args):
@@ -88,7 +89,7 @@ def test_demo_prints_metrics_json_last(tmp_path, capsys):
     ],
 )
 def test_l2_spec(text, expected):
-    assert _l2_spec(text) == expected
+    assert l2_spec(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -98,4 +99,4 @@ def test_bad_l2_spec(text):
     import argparse
 
     with pytest.raises(argparse.ArgumentTypeError, match="feature=number pairs"):
-        _l2_spec(text)
+        l2_spec(text)

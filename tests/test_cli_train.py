@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_fm.cli import DNN_MODELS, main
+from keras_fm.cli import main
+from keras_fm.cli.arguments import DNN_MODELS
 from keras_fm.data import convert_to_tfrecord
 from keras_fm.datasets import make_fm_data
 from tests.data.text_files import write_lines

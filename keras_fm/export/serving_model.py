@@ -217,7 +217,7 @@ class ServingFunctions:
         for name, spec in self.specs.items():
             if spec.is_list and spec.mask_of is not None:
                 # Weights take their ids' shape; a missing weight is NaN (1.0).
-                checks.append(self._weights_check(name, parsed))
+                checks.append(self._weights_check(name, spec.mask_of, parsed))
                 inputs[name] = inputs[name].to_tensor(
                     default_value=float("nan"), shape=tf.shape(inputs[spec.mask_of])
                 )
@@ -225,9 +225,8 @@ class ServingFunctions:
             inputs = {name: tf.identity(value) for name, value in inputs.items()}
         return self._run(inputs)
 
-    def _weights_check(self, name: str, parsed: dict[str, Any]) -> Any:
+    def _weights_check(self, name: str, ids: str, parsed: dict[str, Any]) -> Any:
         """A tf.Example's list of weights is no longer than its list of ids."""
-        ids = self.specs[name].mask_of
         lengths = parsed[name].row_lengths()
         return tf.debugging.Assert(
             tf.reduce_all(lengths <= parsed[ids].row_lengths()),

@@ -1,18 +1,33 @@
-"""What the ``keras-fm`` commands do, as importable functions."""
+"""``keras-fm train``: a model of the zoo trained on files, into a folder
+that a killed run resumes from."""
 
-import json
-import math
+import argparse
 import os
 import shutil
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
-import tensorflow as tf
 
+from keras_fm.cli.arguments import DNN_MODELS, fill_train_defaults
+from keras_fm.cli.evaluate import label_classes, task_metrics
+from keras_fm.cli.output import to_json, warn
+from keras_fm.cli.ranking import (
+    check_ranking,
+    ranking_data,
+    ranking_file_metrics,
+)
+from keras_fm.cli.run_folder import (
+    CATALOG_FILE,
+    METRICS_FILE,
+    MODEL_FILE,
+    finished_epochs,
+    package_versions,
+    prepare,
+    read_run,
+    write_run,
+)
 from keras_fm.data.formats import DataFormat
 from keras_fm.data.pipeline import Cache
 from keras_fm.models import (
@@ -23,92 +38,8 @@ from keras_fm.models import (
     default_steps_per_execution,
 )
 from keras_fm.optimizers import LazyAdam
-from keras_fm.ranking import bpr_loss, load_catalog, pairwise_accuracy, save_catalog
-from keras_fm.ranking_task import (
-    check_ranking,
-    ranking_data,
-    ranking_file_metrics,
-    scorer,
-)
-from keras_fm.run_folder import (
-    RUN_FILE,
-    finished_epochs,
-    package_versions,
-    prepare,
-    read_run,
-    write_run,
-)
+from keras_fm.ranking import bpr_loss, pairwise_accuracy, save_catalog
 from keras_fm.training import EpochLog, training_callbacks
-
-MODEL_FILE = "model.keras"
-METRICS_FILE = "metrics.json"
-CATALOG_FILE = "catalog.npz"
-DNN_MODELS = ("deepfm", "xdeepfm", "nfm", "autoint")
-
-
-def warn(text: str) -> None:
-    print(f"keras-fm: warning: {text}", file=sys.stderr)
-
-
-def label_classes(data_format: DataFormat, paths: Sequence[str]) -> set[float]:
-    """The distinct binary labels of ``paths`` (one parse, labels only)."""
-    found: set[float] = set()
-    for _, labels in data_format.read(paths, "binary", 8192):
-        found.update(np.unique(labels.numpy()).tolist())
-        if len(found) == 2:
-            break
-    return found
-
-
-def _metrics(
-    model: keras.Model, dataset: Any, task: str, classes: set[float] | None = None
-) -> dict[str, float | None]:
-    """The task's metrics; an undefined AUC (one class) is None, with a warning."""
-    scores = model.evaluate(dataset, verbose=0, return_dict=True)
-    names = ("auc", "logloss") if task == "binary" else ("rmse",)
-    result: dict[str, float | None] = {}
-    for name in names:
-        value = float(scores[name])
-        result[name] = round(value, 6) if math.isfinite(value) else None
-    if task == "binary" and classes is not None and len(classes) < 2:
-        warn(f"every label is {sorted(classes)}: AUC is undefined (null)")
-        result["auc"] = None
-    return result
-
-
-def to_json(result: Any) -> str:
-    """Strict JSON (no NaN or Infinity tokens)."""
-    return json.dumps(result, indent=2, allow_nan=False)
-
-
-def _embeddings_l2(
-    l2: float | dict[str, float], features: Sequence[Any]
-) -> float | dict[str, float]:
-    """``l2`` with its ``"*"`` entry (the default) given to every feature not named."""
-    if not isinstance(l2, dict):
-        return l2
-    named = {name: value for name, value in l2.items() if name != "*"}
-    if "*" not in l2:
-        return named
-    return {**{feature.name: l2["*"] for feature in features}, **named}
-
-
-def _model_kwargs(
-    name: str, options: dict[str, Any], features: Sequence[Any]
-) -> dict[str, Any]:
-    kwargs = {
-        "embedding_dim": options["embedding_dim"],
-        "embeddings_l2": _embeddings_l2(options["l2"], features),
-    }
-    if name in DNN_MODELS:
-        kwargs.update(
-            {"dnn_units": tuple(options["dnn_units"]), "dropout": options["dropout"]}
-        )
-    if name == "afm":
-        kwargs["dropout"] = options["dropout"]
-    if name == "xdeepfm":
-        kwargs["cin_layer_sizes"] = tuple(options["cin_layer_sizes"])
-    return kwargs
 
 
 def train(
@@ -238,17 +169,11 @@ def _train(
             model, data_format, train_paths, train_data, valid_data, ranking,
             seed, verbose,
         )  # fmt: skip
-        trained.compile(
-            LazyAdam(settings["learning_rate"]),
-            bpr_loss(),
-            metrics=[pairwise_accuracy],
-            jit_compile=False,
-            steps_per_execution=default_steps_per_execution(model),
-        )
-        monitor, mode = "val_pairwise_accuracy", "max"
+        _compile_ranker(trained, model, settings["learning_rate"])
         save_catalog(out / CATALOG_FILE, catalog, seen)
         for pairs, _ in train_data.take(1):  # BackupAndRestore needs it built
             trained(pairs)
+        monitor, mode = "val_pairwise_accuracy", "max"
     else:
         optimizer, jit_compile = default_optimizer(model, settings["learning_rate"])
         trained = compile_for_task(model, task, optimizer, jit_compile=jit_compile)
@@ -286,7 +211,7 @@ def _train(
         data = data_format.read(paths, read_task, batch_size)
         if task == "ranking":
             return ranking_file_metrics(model, data, catalog, seen, ranking or {})
-        return _metrics(model, data, task, classes[name])
+        return task_metrics(model, data, task, classes[name])
 
     metrics: dict[str, Any] = {"valid": scores("valid"), "test": scores("test")}
     (out / METRICS_FILE).write_text(to_json(metrics))
@@ -296,6 +221,17 @@ def _train(
         run["ranking"] = ranking
     write_run(out, run)
     return metrics
+
+
+def _compile_ranker(trained: keras.Model, model: keras.Model, rate: float) -> None:
+    """BPR on pairs, with LazyAdam (the pair model's tables are large)."""
+    trained.compile(
+        LazyAdam(rate),
+        bpr_loss(),
+        metrics=[pairwise_accuracy],
+        jit_compile=False,
+        steps_per_execution=default_steps_per_execution(model),
+    )
 
 
 def _cache(text: str) -> Cache:
@@ -336,122 +272,65 @@ def _build(
     )
 
 
-def _load(model_dir: str) -> tuple[keras.Model, DataFormat, str]:
-    folder = Path(model_dir)
-    if not (folder / MODEL_FILE).is_file():
-        raise FileNotFoundError(
-            f"no trained model in {model_dir!r} (missing {MODEL_FILE})"
-        )
-    run = _run_info(model_dir)
-    if run.get("status", "trained") != "trained":
-        raise FileNotFoundError(
-            f"the run in {model_dir!r} has not finished training; run the same "
-            "keras-fm train command again to resume it"
-        )
-    model = keras.saving.load_model(folder / MODEL_FILE)
-    return model, DataFormat(**run["data_format"]), run["task"]
+def _embeddings_l2(
+    l2: float | dict[str, float], features: Sequence[Any]
+) -> float | dict[str, float]:
+    """``l2`` with its ``"*"`` entry (the default) given to every feature not named."""
+    if not isinstance(l2, dict):
+        return l2
+    named = {name: value for name, value in l2.items() if name != "*"}
+    if "*" not in l2:
+        return named
+    return {**{feature.name: l2["*"] for feature in features}, **named}
 
 
-def _run_info(model_dir: str) -> dict[str, Any]:
-    return json.loads((Path(model_dir) / RUN_FILE).read_text())
-
-
-def evaluate(
-    model_dir: str, paths: Sequence[str], batch_size: int = 4096
+def _model_kwargs(
+    name: str, options: dict[str, Any], features: Sequence[Any]
 ) -> dict[str, Any]:
-    """The trained model's metrics on ``paths`` (for ranking: HR@10, NDCG@10)."""
-    model, data_format, task = _load(model_dir)
-    if task == "ranking":
-        catalog, seen = load_catalog(Path(model_dir) / CATALOG_FILE)
-        data = data_format.read(paths, "binary", batch_size)
-        return ranking_file_metrics(
-            model, data, catalog, seen, _run_info(model_dir)["ranking"]
-        )
-    classes = label_classes(data_format, paths) if task == "binary" else None
-    return _metrics(model, data_format.read(paths, task, batch_size), task, classes)
-
-
-def predict(
-    model_dir: str, paths: Sequence[str], output: str, batch_size: int = 4096
-) -> int:
-    """Writes one prediction per input row, in input order; returns the count.
-
-    For a ranking model the prediction is the row's score (its ``logit``).
-    """
-    model, data_format, task = _load(model_dir)
-    if task == "ranking":
-        model, task = scorer(model), "binary"
-    predictions = model.predict(data_format.read(paths, task, batch_size), verbose=0)
-    np.savetxt(output, predictions.reshape(-1), fmt="%.6g")
-    return int(predictions.shape[0])
-
-
-def _rows(features: dict[str, Any], count: int) -> list[dict[str, Any]]:
-    """The first ``count`` examples of a batch of model inputs, as dicts."""
-    columns = {
-        name: value.to_list()
-        if isinstance(value, tf.RaggedTensor)
-        else value.numpy().tolist()
-        for name, value in features.items()
+    kwargs = {
+        "embedding_dim": options["embedding_dim"],
+        "embeddings_l2": _embeddings_l2(options["l2"], features),
     }
-    rows = []
-    for index in range(min(count, len(next(iter(columns.values()))))):
-        row = {}
-        for name, values in columns.items():
-            value = values[index]
-            if (
-                isinstance(value, list)
-                and len(value) == 1
-                and not _is_list(features[name])
-            ):
-                value = value[0]
-            row[name] = value.decode() if isinstance(value, bytes) else value
-            if isinstance(row[name], list):
-                row[name] = [v.decode() if isinstance(v, bytes) else v for v in value]
-        rows.append(row)
-    return rows
-
-
-def _is_list(tensor: Any) -> bool:
-    return isinstance(tensor, tf.RaggedTensor) or (
-        len(tensor.shape) == 2 and tensor.shape[1] != 1
-    )
-
-
-def export(
-    model_dir: str,
-    saved_model: str,
-    version: int | None = None,
-    overwrite: bool = False,
-    tflite: str | None = None,
-    quantize: str = "none",
-    sample_data: Sequence[str] = (),
-) -> dict[str, Any]:
-    """Exports a trained model: a TF Serving version and optionally TFLite.
-
-    ``sample_data`` (files in the model's format) gives the warm-up requests
-    (its first 16 rows) and, for ``quantize="int8"``, the calibration data
-    (its first 1024 rows).
-    """
-    from keras_fm.export import edge_inputs, export_saved_model, to_tflite
-
-    model, data_format, task = _load(model_dir)
-    warmup_rows, calibration = None, None
-    if sample_data:
-        read_task = "binary" if task == "ranking" else task
-        batch, _ = next(iter(data_format.read(sample_data, read_task, 1024)))
-        warmup_rows = _rows(batch, 16)
-        calibration = [
-            {k: v.numpy() for k, v in edge_inputs(model, batch).items()}
-        ] if tflite else None  # fmt: skip
-    elif quantize == "int8":
-        raise ValueError("--quantize int8 needs --sample-data for calibration")
-    path = export_saved_model(
-        model, saved_model, version, overwrite=overwrite, warmup_rows=warmup_rows
-    )
-    result: dict[str, Any] = {"saved_model": str(path)}
-    if tflite:
-        result["tflite"] = to_tflite(
-            model, tflite, quantize=quantize, representative_data=calibration
+    if name in DNN_MODELS:
+        kwargs.update(
+            {"dnn_units": tuple(options["dnn_units"]), "dropout": options["dropout"]}
         )
-    return result
+    if name == "afm":
+        kwargs["dropout"] = options["dropout"]
+    if name == "xdeepfm":
+        kwargs["cin_layer_sizes"] = tuple(options["cin_layer_sizes"])
+    return kwargs
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """`train` with the command's arguments."""
+    fill_train_defaults(args)
+    data_format = DataFormat(
+        args.format,
+        num_features=args.num_features,
+        num_fields=args.num_fields,
+        fields_by_position=args.fields_by_position,
+        label_column=args.label_column,
+        numeric_columns=[c for c in args.numeric_columns.split(",") if c],
+        field_delim=args.field_delim,
+        min_count=args.min_count,
+    )
+    ranking = None
+    if args.task == "ranking":
+        ranking = {
+            "item_field": args.item_field,
+            "item_features": [f for f in args.item_features.split(",") if f],
+            "user_field": args.user_field,
+            "num_negatives": args.num_negatives,
+            "num_candidates": args.num_candidates or None,
+        }
+    return train(
+        args.model, data_format, args.train, args.model_dir, args.task,
+        valid_paths=args.valid, test_paths=args.test,
+        embedding_dim=args.embedding_dim, dnn_units=args.dnn_units,
+        cin_layer_sizes=args.cin_layer_sizes, dropout=args.dropout, l2=args.l2,
+        epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, patience=args.patience, seed=args.seed,
+        cache=True if args.cache == "memory" else (args.cache or False),
+        restart=args.restart, overwrite=args.overwrite, ranking=ranking,
+    )  # fmt: skip

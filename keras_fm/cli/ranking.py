@@ -1,4 +1,4 @@
-"""The ranking task of the ``keras-fm`` commands: options, pairs, metrics."""
+"""The ranking task of `keras-fm train` and `evaluate`: options, pairs, metrics."""
 
 from collections.abc import Sequence
 from typing import Any

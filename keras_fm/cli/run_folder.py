@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 RUN_FILE = "run.json"
+MODEL_FILE = "model.keras"
+METRICS_FILE = "metrics.json"
+CATALOG_FILE = "catalog.npz"
 BACKUP_DIR = "backup"
 # Keras's BackupAndRestore writes this after every finished epoch.
 BACKUP_METADATA = "training_metadata.json"
@@ -98,3 +101,44 @@ def prepare(
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> str:
     names = sorted(k for k in {*old, *new} if old.get(k) != new.get(k))
     return ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in names[:4])
+
+
+def load_trained(model_dir: str) -> tuple[Any, Any, str]:
+    """The trained model of a folder, its `DataFormat` and its task.
+
+    Raises:
+        FileNotFoundError: if the folder holds no model, or a run that has
+            not finished training.
+    """
+    import keras
+
+    from keras_fm.data.formats import DataFormat
+
+    folder = Path(model_dir)
+    if not (folder / MODEL_FILE).is_file():
+        raise FileNotFoundError(
+            f"no trained model in {model_dir!r} (missing {MODEL_FILE})"
+        )
+    run = read_run(folder)
+    if run is None:
+        raise FileNotFoundError(
+            f"{model_dir!r} holds {MODEL_FILE} but no {RUN_FILE}: it was not "
+            "written by keras-fm train"
+        )
+    if run.get("status", "trained") != "trained":
+        raise FileNotFoundError(
+            f"the run in {model_dir!r} has not finished training; run the same "
+            "keras-fm train command again to resume it"
+        )
+    model = keras.saving.load_model(folder / MODEL_FILE)
+    return model, DataFormat(**run["data_format"]), run["task"]
+
+
+def check_format(model_dir: str, data_format: str) -> None:
+    """Refuses data of another format than the model was trained on."""
+    run = read_run(Path(model_dir)) or {}
+    trained = run.get("data_format", {}).get("format", data_format)
+    if trained != data_format:
+        raise ValueError(
+            f"the model in {model_dir} was trained on {trained} data, not {data_format}"
+        )

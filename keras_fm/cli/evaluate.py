@@ -1,0 +1,87 @@
+"""``keras-fm evaluate`` and ``keras-fm predict``: a trained model on files."""
+
+import argparse
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_fm.cli.output import warn
+from keras_fm.cli.ranking import ranking_file_metrics, scorer
+from keras_fm.cli.run_folder import (
+    CATALOG_FILE,
+    check_format,
+    load_trained,
+    read_run,
+)
+from keras_fm.data.formats import DataFormat
+from keras_fm.ranking import load_catalog
+
+
+def label_classes(data_format: DataFormat, paths: Sequence[str]) -> set[float]:
+    """The distinct binary labels of ``paths`` (one parse, labels only)."""
+    found: set[float] = set()
+    for _, labels in data_format.read(paths, "binary", 8192):
+        found.update(np.unique(labels.numpy()).tolist())
+        if len(found) == 2:
+            break
+    return found
+
+
+def task_metrics(
+    model: keras.Model, dataset: Any, task: str, classes: set[float] | None = None
+) -> dict[str, float | None]:
+    """The task's metrics; an undefined AUC (one class) is None, with a warning."""
+    scores = model.evaluate(dataset, verbose=0, return_dict=True)
+    names = ("auc", "logloss") if task == "binary" else ("rmse",)
+    result: dict[str, float | None] = {}
+    for name in names:
+        value = float(scores[name])
+        result[name] = round(value, 6) if math.isfinite(value) else None
+    if task == "binary" and classes is not None and len(classes) < 2:
+        warn(f"every label is {sorted(classes)}: AUC is undefined (null)")
+        result["auc"] = None
+    return result
+
+
+def evaluate(
+    model_dir: str, paths: Sequence[str], batch_size: int = 4096
+) -> dict[str, Any]:
+    """The trained model's metrics on ``paths`` (for ranking: HR@10, NDCG@10)."""
+    model, data_format, task = load_trained(model_dir)
+    if task == "ranking":
+        catalog, seen = load_catalog(Path(model_dir) / CATALOG_FILE)
+        data = data_format.read(paths, "binary", batch_size)
+        ranking = (read_run(Path(model_dir)) or {})["ranking"]
+        return ranking_file_metrics(model, data, catalog, seen, ranking)
+    classes = label_classes(data_format, paths) if task == "binary" else None
+    return task_metrics(model, data_format.read(paths, task, batch_size), task, classes)
+
+
+def predict(
+    model_dir: str, paths: Sequence[str], output: str, batch_size: int = 4096
+) -> int:
+    """Writes one prediction per input row, in input order; returns the count.
+
+    For a ranking model the prediction is the row's score (its ``logit``).
+    """
+    model, data_format, task = load_trained(model_dir)
+    if task == "ranking":
+        model, task = scorer(model), "binary"
+    predictions = model.predict(data_format.read(paths, task, batch_size), verbose=0)
+    np.savetxt(output, predictions.reshape(-1), fmt="%.6g")
+    return int(predictions.shape[0])
+
+
+def run_evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    check_format(args.model_dir, args.format)
+    return evaluate(args.model_dir, args.data, args.batch_size)
+
+
+def run_predict(args: argparse.Namespace) -> dict[str, Any]:
+    check_format(args.model_dir, args.format)
+    count = predict(args.model_dir, args.data, args.output, args.batch_size)
+    return {"predictions": count, "output": args.output}

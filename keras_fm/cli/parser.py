@@ -1,0 +1,269 @@
+"""The arguments of every ``keras-fm`` command (no TensorFlow needed)."""
+
+import argparse
+from typing import Any
+
+from keras_fm.cli.arguments import (
+    FORMATS,
+    MODELS,
+    QUANTIZATIONS,
+    int_list,
+    l2_spec,
+    positive_int,
+)
+from keras_fm.version import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Returns the argument parser of the ``keras-fm`` command."""
+    parser = argparse.ArgumentParser(
+        prog="keras-fm",
+        description=(
+            "Factorization machines and their deep descendants (FFM, DeepFM, "
+            "xDeepFM, ...) for Keras 3."
+        ),
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"keras-fm {__version__}"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's own log lines and warnings",
+    )
+    for add in (_train, _evaluate, _predict, _export, _demo):
+        add(commands, common)
+    return parser
+
+
+def _data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=FORMATS, required=True, help="file format")
+    parser.add_argument("--batch-size", type=positive_int, default=4096)
+
+
+def _train(commands: Any, common: argparse.ArgumentParser) -> None:
+    train = commands.add_parser(
+        "train",
+        help="train a model on libsvm, libffm, CSV or TFRecord files",
+        parents=[common],
+    )
+    _train_data(train)
+    _train_ranking(train)
+    _train_model(train)
+    _train_run(train)
+
+
+def _train_data(train: argparse.ArgumentParser) -> None:
+    train.add_argument("--model", choices=MODELS, required=True)
+    train.add_argument(
+        "--train", nargs="+", required=True, help="training files or globs"
+    )
+    train.add_argument(
+        "--valid", nargs="+", default=[], help="validation files (model selection)"
+    )
+    train.add_argument("--test", nargs="+", default=[], help="test files")
+    train.add_argument(
+        "--task", choices=("binary", "regression", "ranking"), required=True
+    )
+    train.add_argument(
+        "--model-dir", required=True, help="where to write the model and metrics"
+    )
+    _data_arguments(train)
+    train.add_argument(
+        "--num-features",
+        type=positive_int,
+        help="feature space size (default: from the data)",
+    )
+    train.add_argument(
+        "--num-fields",
+        type=positive_int,
+        help="number of fields (default: from the data)",
+    )
+    train.add_argument(
+        "--fields-by-position",
+        action="store_true",
+        help="libsvm: pair k of each row is field k",
+    )
+    train.add_argument(
+        "--label-column",
+        help="CSV: the label column; TFRecord: the label feature (default: label)",
+    )
+    train.add_argument(
+        "--numeric-columns", default="", help="CSV: comma-separated numeric columns"
+    )
+    train.add_argument("--field-delim", default=",", help="CSV: delimiter (default: ,)")
+    train.add_argument(
+        "--min-count",
+        type=positive_int,
+        default=2,
+        help="CSV, TFRecord: fewest occurrences for a value's own embedding row "
+        "(default: %(default)s)",
+    )
+
+
+def _train_ranking(train: argparse.ArgumentParser) -> None:
+    ranking = train.add_argument_group(
+        "ranking (--task ranking: BPR on the rows with label > 0)"
+    )
+    ranking.add_argument("--item-field", help="the input holding the item id")
+    ranking.add_argument(
+        "--item-features",
+        help="comma-separated inputs that describe the item (negatives carry "
+        "their own)",
+    )
+    ranking.add_argument(
+        "--user-field", help="the user input (its known items are not negatives)"
+    )
+    ranking.add_argument(
+        "--num-negatives", type=positive_int, help="per positive (default: 1)"
+    )
+    ranking.add_argument(
+        "--num-candidates",
+        type=int,
+        help="sampled items per held-out positive for HR@10/NDCG@10; 0 ranks "
+        "against all items (default: 100)",
+    )
+
+
+def _train_model(train: argparse.ArgumentParser) -> None:
+    train.add_argument("--embedding-dim", type=positive_int, default=10)
+    train.add_argument(
+        "--dnn-units",
+        type=int_list,
+        help="deepfm, xdeepfm, nfm, autoint: hidden layers (default: 400,400,400)",
+    )
+    train.add_argument(
+        "--cin-layer-sizes",
+        type=int_list,
+        help="xdeepfm: feature maps per CIN layer (default: 16,16)",
+    )
+    train.add_argument(
+        "--dropout",
+        type=float,
+        help="deepfm, xdeepfm, nfm, autoint: after each hidden layer; afm: on the "
+        "attention weights (default: 0)",
+    )
+    train.add_argument(
+        "--l2",
+        type=l2_spec,
+        default=0.0,
+        help="L2 on the latent vectors of each batch: a number, or per feature "
+        "as name=number pairs, a bare number being the others' penalty "
+        "(e.g. 0.01,user_id=0.1)",
+    )
+
+
+def _train_run(train: argparse.ArgumentParser) -> None:
+    train.add_argument("--epochs", type=positive_int, default=20)
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--patience", type=positive_int, default=2)
+    train.add_argument("--seed", type=int, default=0)
+    restart = train.add_mutually_exclusive_group()
+    restart.add_argument(
+        "--restart",
+        action="store_true",
+        help="start an interrupted run over instead of resuming it",
+    )
+    restart.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete what --model-dir holds (a trained model, another run) first",
+    )
+    train.add_argument(
+        "--cache",
+        metavar="memory|PREFIX",
+        help="keep the parsed training and validation batches after the first "
+        "epoch, in memory or in files PREFIX-*; later epochs skip text parsing "
+        "(the training shuffle then shuffles whole batches)",
+    )
+
+
+def _evaluate(commands: Any, common: argparse.ArgumentParser) -> None:
+    evaluate = commands.add_parser(
+        "evaluate", parents=[common], help="metrics of a trained model on files"
+    )
+    evaluate.add_argument("--model-dir", required=True)
+    evaluate.add_argument("--data", nargs="+", required=True)
+    _data_arguments(evaluate)
+
+
+def _predict(commands: Any, common: argparse.ArgumentParser) -> None:
+    predict = commands.add_parser(
+        "predict", parents=[common], help="one prediction per input row, in order"
+    )
+    predict.add_argument("--model-dir", required=True)
+    predict.add_argument("--data", nargs="+", required=True)
+    predict.add_argument("--output", required=True)
+    _data_arguments(predict)
+
+
+def _export(commands: Any, common: argparse.ArgumentParser) -> None:
+    export = commands.add_parser(
+        "export",
+        parents=[common],
+        help="export a trained model for TF Serving (and TFLite)",
+        description=(
+            "Write the model in --model-dir as version N of a TF Serving model "
+            "base path (signatures serving_default and examples, warm-up "
+            "records), and optionally as a TFLite file with built-in ops only."
+        ),
+    )
+    export.add_argument("--model-dir", required=True)
+    export.add_argument(
+        "--saved-model", required=True, metavar="BASE", help="TF Serving base path"
+    )
+    export.add_argument(
+        "--version",
+        type=int,
+        help="version number (default: one more than the highest present)",
+    )
+    export.add_argument(
+        "--overwrite", action="store_true", help="replace an existing version"
+    )
+    export.add_argument("--tflite", metavar="FILE", help="also write a .tflite file")
+    export.add_argument(
+        "--quantize", choices=QUANTIZATIONS, default="none", help="TFLite only"
+    )
+    export.add_argument(
+        "--sample-data",
+        nargs="+",
+        default=[],
+        metavar="PATHS",
+        help="files in the model's format: warm-up rows, and int8 calibration",
+    )
+
+
+def _demo(commands: Any, common: argparse.ArgumentParser) -> None:
+    demo = commands.add_parser(
+        "demo",
+        parents=[common],
+        help="train, evaluate and export a model on generated data",
+        description=(
+            "Draw examples from a known factorization machine, train a model "
+            "built from FMInteraction, FieldAwareFM and CIN, compare it on "
+            "held-out data with the true model, and export it as a Keras file "
+            "and a TF Serving SavedModel."
+        ),
+    )
+    demo.add_argument(
+        "--output-dir",
+        default="keras_fm_demo",
+        help="where to write the model (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--examples",
+        type=positive_int,
+        default=100_000,
+        help="examples to generate (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=20,
+        help="maximum epochs (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--seed", type=int, default=0, help="random seed (default: %(default)s)"
+    )
