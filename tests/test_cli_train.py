@@ -74,8 +74,10 @@ def train_args(files, fmt, model, tmp_path, *extra):
     ("fmt", "model", "extra"),
     [
         ("libsvm", "fm", []),
-        ("libsvm", "deepfm", ["--fields-by-position"]),
-        ("libffm", "ffm", []),
+        pytest.param(
+            "libsvm", "deepfm", ["--fields-by-position"], marks=pytest.mark.long
+        ),
+        pytest.param("libffm", "ffm", [], marks=pytest.mark.long),
         ("csv", "xdeepfm", ["--label-column", "clicked", "--numeric-columns", "price"]),
         ("tfrecord", "nfm", ["--min-count", "1"]),
     ],

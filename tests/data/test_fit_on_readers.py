@@ -69,6 +69,7 @@ def test_sparse_fm_from_libsvm_recovers_the_true_fm(tmp_path):
     assert rmse < 1.25 * test.noise_floor()["rmse"]
 
 
+@pytest.mark.long
 def test_ffm_from_libffm_recovers_the_true_ffm(tmp_path):
     keras.utils.set_random_seed(0)
     data = make_ffm_data(

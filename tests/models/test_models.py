@@ -24,6 +24,14 @@ SMALL = {
 }
 
 
+def some_long(keep):
+    """Every model name; those not in ``keep`` marked long (CI runs ``keep``)."""
+    return [
+        name if name in keep else pytest.param(name, marks=pytest.mark.long)
+        for name in sorted(SMALL)
+    ]
+
+
 def specs():
     return [
         IdFeature("user", 20),
@@ -84,7 +92,7 @@ def test_trains_saves_and_reloads(name, tmp_path):
     )
 
 
-@pytest.mark.parametrize("name", sorted(SMALL))
+@pytest.mark.parametrize("name", some_long({"fm", "ffm", "nfm"}))
 def test_regression_trains_saves_and_reloads(name, tmp_path):
     keras.utils.set_random_seed(0)
     model = compile_for_task(
@@ -105,7 +113,7 @@ def test_regression_trains_saves_and_reloads(name, tmp_path):
     )
 
 
-@pytest.mark.parametrize("name", sorted(SMALL))
+@pytest.mark.parametrize("name", some_long({"fm", "ffm", "deepfm"}))
 def test_ranking_trains_saves_and_reloads(name, tmp_path):
     """BPR on (positive, negative) pairs: any model's logit is a scorer."""
     keras.utils.set_random_seed(0)
