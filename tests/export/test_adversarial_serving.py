@@ -59,15 +59,20 @@ def adversarial_batches(signature, seed, count=16):
 
 
 def example_batches(signature, seed, count=16):
-    """Serialized tf.Examples, each feature left out at random."""
+    """Serialized tf.Examples, each feature left out at random (the weights
+    of a left-out list of ids with it: more weights than ids is an error,
+    `tests/export/test_serving_shapes.py`)."""
     rng = np.random.default_rng(seed)
+    ids_of = {spec.name: spec.mask_of for spec in signature.inputs if spec.mask_of}
     for batch in adversarial_batches(signature, seed, count):
         rows = len(next(iter(batch.values())))
         examples = []
         for row in range(rows):
             feature = {}
             for name, values in batch.items():
-                if rng.random() < 0.3:
+                if rng.random() < 0.3 or (
+                    name in ids_of and ids_of[name] not in feature
+                ):
                     continue  # missing
                 value = np.atleast_1d(values[row]).tolist()
                 if values.dtype == object:
