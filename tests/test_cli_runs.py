@@ -136,3 +136,20 @@ def test_a_killed_run_resumes_from_its_last_finished_epoch(tmp_path):
         "trained"
     )
     assert rerun.stderr == ""  # no TensorFlow start-up lines
+
+
+def test_an_error_is_one_line_without_tensorflow_logs(tmp_path):
+    """The command's process hides TensorFlow's start-up lines (the banner,
+    the CUDA probe): stderr holds the one error line and nothing else."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_CPP")}
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_fm", "evaluate", "--model-dir",
+         str(tmp_path / "none"), "--data", "x.libsvm", "--format", "libsvm"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"keras-fm evaluate: error: no trained model in '{tmp_path / 'none'}' "
+        "(missing model.keras)"
+    ]
+    assert result.stdout == ""
