@@ -171,6 +171,7 @@ def test_fit_on_tfrecord(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_fit_on_libffm_criteo_sample(shared_data):
     path = shared_data / "libffm_criteo_sample" / "bigdata.tr.txt"
     if not path.exists():
