@@ -136,3 +136,18 @@ def inputs(kind, examples=EXAMPLES):
         else:
             result[name] = ragged.to_tensor(default_value=LISTS[name])
     return result
+
+
+def assert_mixed_precision_matches(layer, full, kind="ragged"):
+    """``layer`` (built under a mixed policy) given ``full``'s float32 weights
+    keeps float32 weights, returns its compute dtype, and matches ``full``
+    within the half type's precision."""
+    layer.set_weights(full.get_weights())
+    got, want = layer(inputs(kind)), full(inputs(kind))
+    assert all(w.dtype == "float32" for w in layer.weights)
+    tolerance = 2e-2 if layer.compute_dtype == "bfloat16" else 2e-3
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == layer.compute_dtype
+        np.testing.assert_allclose(
+            np.asarray(g, "float32"), w, rtol=tolerance, atol=tolerance
+        )

@@ -10,6 +10,7 @@ from keras_fm.layers import FieldAwareEmbedding, FieldAwareFM
 from tests.layer_checklist import randomize_weights
 from tests.layers.embedding_cases import (
     EXAMPLES,
+    assert_mixed_precision_matches,
     hashed_rows,
     inputs,
     make_features,
@@ -118,18 +119,6 @@ def test_jit_compile_matches_eager_on_dense_inputs():
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision_keeps_float32_weights_and_close_values(policy):
-    full = built_layer()
     layer = FieldAwareEmbedding(make_features("mean"), embedding_dim=3, dtype=policy)
     layer(inputs("dense"))
-    layer.set_weights(full.get_weights())
-    latent, first = layer(inputs("ragged"))
-    assert latent.dtype == layer.compute_dtype and first.dtype == layer.compute_dtype
-    assert all(w.dtype == "float32" for w in layer.weights)
-    want_latent, want_first = full(inputs("ragged"))
-    tolerance = 2e-2 if policy == "mixed_bfloat16" else 2e-3
-    np.testing.assert_allclose(
-        np.asarray(latent, "float32"), want_latent, rtol=tolerance, atol=tolerance
-    )
-    np.testing.assert_allclose(
-        np.asarray(first, "float32"), want_first, rtol=tolerance, atol=tolerance
-    )
+    assert_mixed_precision_matches(layer, built_layer())

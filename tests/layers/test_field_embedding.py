@@ -10,6 +10,7 @@ from keras_fm.layers import FieldAwareEmbedding, FieldEmbedding, FMInteraction
 from tests.layer_checklist import randomize_weights, run_fresh_python
 from tests.layers.embedding_cases import (
     EXAMPLES,
+    assert_mixed_precision_matches,
     entries,
     inputs,
     make_features,
@@ -84,19 +85,7 @@ def test_jit_compile_matches_eager_on_dense_inputs():
 def test_mixed_precision(policy):
     layer = FieldEmbedding(make_features(), embedding_dim=4, dtype=policy)
     layer(inputs("dense"))
-    full = built_layer()
-    layer.set_weights(full.get_weights())
-    vectors, first = layer(inputs("ragged"))
-    assert vectors.dtype == layer.compute_dtype and first.dtype == layer.compute_dtype
-    assert all(w.dtype == "float32" for w in layer.weights)
-    want_vectors, want_first = full(inputs("ragged"))
-    tolerance = 2e-2 if policy == "mixed_bfloat16" else 2e-3
-    np.testing.assert_allclose(
-        np.asarray(vectors, "float32"), want_vectors, rtol=tolerance, atol=tolerance
-    )
-    np.testing.assert_allclose(
-        np.asarray(first, "float32"), want_first, rtol=tolerance, atol=tolerance
-    )
+    assert_mixed_precision_matches(layer, built_layer())
 
 
 def test_config_round_trips_through_json():
