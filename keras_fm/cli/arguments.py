@@ -1,20 +1,25 @@
-"""The values the ``keras-fm`` arguments take (no TensorFlow needed)."""
+"""The values the ``keras-fm`` arguments take, and their defaults per model."""
 
 import argparse
 import math
 from typing import Any
 
+from keras_fm.models.defaults import EMBEDDING_DIM, MODEL_DEFAULTS, TRAINING_DEFAULTS
+
 FORMATS = ("libsvm", "libffm", "csv", "tfrecord")
 # keras_fm.export.QUANTIZATIONS, repeated so that --help needs no TensorFlow.
 QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
-MODELS = ("fm", "ffm", "deepfm", "xdeepfm", "afm", "autoint", "nfm", "hofm")
-DNN_MODELS = ("deepfm", "xdeepfm", "nfm", "autoint")
-# `train` options that only some models use: (the models, the default). Given
-# to another model, one is an error rather than silently unused.
-MODEL_OPTIONS: dict[str, tuple[tuple[str, ...], Any]] = {
-    "dnn_units": (DNN_MODELS, [400, 400, 400]),
-    "cin_layer_sizes": (("xdeepfm",), [16, 16]),
-    "dropout": ((*DNN_MODELS, "afm"), 0.0),
+MODELS = tuple(MODEL_DEFAULTS)
+DNN_MODELS = tuple(name for name in MODELS if "dnn_units" in MODEL_DEFAULTS[name])
+# `train` options and the builder argument each sets; an option given to a
+# model whose builder lacks the argument is an error rather than unused.
+MODEL_OPTIONS = {
+    "embedding_dim": "embedding_dim",
+    "dnn_units": "dnn_units",
+    "cin_layer_sizes": "cin_layer_sizes",
+    "dropout": "dropout",  # AFM: attention_dropout
+    "l2": "embeddings_l2",
+    "table_l2": "embeddings_regularizer",
 }
 # `train` options of --task ranking only, with their defaults.
 RANKING_OPTIONS: dict[str, Any] = {
@@ -24,6 +29,43 @@ RANKING_OPTIONS: dict[str, Any] = {
     "num_negatives": 1,
     "num_candidates": 100,
 }
+EPOCHS = 100  # a maximum: early stopping ends the runs
+
+
+def model_default(model: str, option: str) -> Any:
+    """The default of a `train` option for ``model``; KeyError if it has none."""
+    if option in TRAINING_DEFAULTS[model]:
+        return TRAINING_DEFAULTS[model][option]
+    defaults = MODEL_DEFAULTS[model]
+    if option == "dropout" and model == "afm":
+        return defaults["attention_dropout"]
+    if option == "table_l2":
+        regularizer = defaults["embeddings_regularizer"]
+        return 2 * regularizer["config"]["l2"] if regularizer else 0.0
+    value = defaults[MODEL_OPTIONS[option]]
+    return list(value) if isinstance(value, tuple) else value
+
+
+def defaults_table() -> str:
+    """The per-model defaults of `train`, as lines for ``--help``."""
+    options = (
+        "learning_rate", "batch_size", "l2", "table_l2", "dropout",
+        "dnn_units", "cin_layer_sizes",
+    )  # fmt: skip
+    lines = ["defaults per model (every model: --embedding-dim "
+             f"{EMBEDDING_DIM}, --epochs {EPOCHS} at most, --patience 2):"]  # fmt: skip
+    for model in MODELS:
+        cells = []
+        for option in options:
+            try:
+                value = model_default(model, option)
+            except KeyError:
+                continue
+            if isinstance(value, list):
+                value = ",".join(map(str, value)) or "none"
+            cells.append(f"--{option.replace('_', '-')} {value}")
+        lines.append(f"  {model:9} " + " ".join(cells))
+    return "\n".join(lines)
 
 
 def positive_int(text: str) -> int:
@@ -67,11 +109,17 @@ def l2_spec(text: str) -> float | dict[str, float]:
 
 def fill_train_defaults(args: argparse.Namespace) -> None:
     """Fills the model and ranking options in; an error names any left unused."""
-    unused = [
-        f"--{name.replace('_', '-')}"
-        for name, (models, _) in MODEL_OPTIONS.items()
-        if getattr(args, name) is not None and args.model not in models
-    ]
+    unused = []
+    for option in (*MODEL_OPTIONS, "learning_rate", "batch_size"):
+        given = getattr(args, option) is not None
+        try:
+            default = model_default(args.model, option)
+        except KeyError:
+            if given:
+                unused.append(f"--{option.replace('_', '-')}")
+            continue
+        if not given:
+            setattr(args, option, default)
     if unused:
         raise ValueError(f"{', '.join(unused)}: not an option of --model {args.model}")
     unused = [
@@ -81,7 +129,6 @@ def fill_train_defaults(args: argparse.Namespace) -> None:
     ]
     if unused:
         raise ValueError(f"{', '.join(unused)}: options of --task ranking only")
-    defaults = {name: default for name, (_, default) in MODEL_OPTIONS.items()}
-    for name, default in {**defaults, **RANKING_OPTIONS}.items():
+    for name, default in RANKING_OPTIONS.items():
         if getattr(args, name) is None:
             setattr(args, name, default)

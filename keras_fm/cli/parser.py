@@ -4,11 +4,13 @@ import argparse
 from typing import Any
 
 from keras_fm.cli.arguments import (
+    EPOCHS,
     FORMATS,
     MODELS,
     QUANTIZATIONS,
     int_list,
     l2_spec,
+    defaults_table,
     positive_int,
 )
 from keras_fm.version import __version__
@@ -38,9 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _data_arguments(parser: argparse.ArgumentParser) -> None:
+def _data_arguments(parser: argparse.ArgumentParser, batch_size: Any = 4096) -> None:
     parser.add_argument("--format", choices=FORMATS, required=True, help="file format")
-    parser.add_argument("--batch-size", type=positive_int, default=4096)
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=batch_size,
+        help="rows per batch (default: %s)" % (batch_size or "per model, below"),
+    )
 
 
 def _train(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -48,6 +55,8 @@ def _train(commands: Any, common: argparse.ArgumentParser) -> None:
         "train",
         help="train a model on libsvm, libffm, CSV or TFRecord files",
         parents=[common],
+        epilog=defaults_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _train_data(train)
     _train_ranking(train)
@@ -70,7 +79,7 @@ def _train_data(train: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--model-dir", required=True, help="where to write the model and metrics"
     )
-    _data_arguments(train)
+    _data_arguments(train, batch_size=None)
     train.add_argument(
         "--num-features",
         type=positive_int,
@@ -128,38 +137,56 @@ def _train_ranking(train: argparse.ArgumentParser) -> None:
 
 
 def _train_model(train: argparse.ArgumentParser) -> None:
-    train.add_argument("--embedding-dim", type=positive_int, default=10)
+    train.add_argument(
+        "--embedding-dim", type=positive_int, help="size of the latent vectors"
+    )
     train.add_argument(
         "--dnn-units",
         type=int_list,
-        help="deepfm, xdeepfm, nfm, autoint: hidden layers (default: 400,400,400)",
+        help="deepfm, xdeepfm, nfm, autoint, autoint+: hidden layers (\"\" for "
+        "none)",
     )
     train.add_argument(
-        "--cin-layer-sizes",
-        type=int_list,
-        help="xdeepfm: feature maps per CIN layer (default: 16,16)",
+        "--cin-layer-sizes", type=int_list, help="xdeepfm: feature maps per CIN layer"
     )
     train.add_argument(
         "--dropout",
         type=float,
-        help="deepfm, xdeepfm, nfm, autoint: after each hidden layer; afm: on the "
-        "attention weights (default: 0)",
+        help="deep models: after each hidden layer; afm: on the attention weights",
     )
     train.add_argument(
         "--l2",
         type=l2_spec,
-        default=0.0,
-        help="L2 on the latent vectors of each batch: a number, or per feature "
-        "as name=number pairs, a bare number being the others' penalty "
+        help="L2 on the latent vectors of each batch (libFM's): a number, or per "
+        "feature as name=number pairs, a bare number being the others' penalty "
         "(e.g. 0.01,user_id=0.1)",
+    )
+    train.add_argument(
+        "--table-l2",
+        type=float,
+        metavar="LAMBDA",
+        help="L2 on the whole embedding and first-order tables at every step "
+        "(FuxiCTR's embedding_regularizer: adds LAMBDA/2 * ||W||^2)",
     )
 
 
 def _train_run(train: argparse.ArgumentParser) -> None:
-    train.add_argument("--epochs", type=positive_int, default=20)
-    train.add_argument("--learning-rate", type=float, default=1e-3)
-    train.add_argument("--patience", type=positive_int, default=2)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=EPOCHS,
+        help="the most epochs; early stopping on the validation metric ends a "
+        "run before (default: %(default)s)",
+    )
+    train.add_argument("--learning-rate", type=float, help="Adam's learning rate")
+    train.add_argument(
+        "--patience",
+        type=positive_int,
+        default=2,
+        help="epochs without progress before stopping; the learning rate is "
+        "divided by 10 after each (default: %(default)s)",
+    )
+    train.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     restart = train.add_mutually_exclusive_group()
     restart.add_argument(
         "--restart",

@@ -10,7 +10,12 @@ from typing import Any
 
 import keras
 
-from keras_fm.cli.arguments import DNN_MODELS, fill_train_defaults
+from keras_fm.cli.arguments import (
+    EPOCHS,
+    MODEL_OPTIONS,
+    fill_train_defaults,
+    model_default,
+)
 from keras_fm.cli.evaluate import label_classes, task_metrics
 from keras_fm.cli.output import to_json, warn
 from keras_fm.cli.ranking import (
@@ -37,6 +42,7 @@ from keras_fm.models import (
     default_optimizer,
     default_steps_per_execution,
 )
+from keras_fm.models.defaults import table_l2
 from keras_fm.optimizers import LazyAdam
 from keras_fm.ranking import bpr_loss, pairwise_accuracy, save_catalog
 from keras_fm.training import EpochLog, training_callbacks
@@ -50,15 +56,8 @@ def train(
     task: str,
     valid_paths: Sequence[str] = (),
     test_paths: Sequence[str] = (),
-    embedding_dim: int = 10,
-    dnn_units: Sequence[int] = (400, 400, 400),
-    cin_layer_sizes: Sequence[int] = (16, 16),
-    dropout: float = 0.0,
-    l2: float | dict[str, float] = 0.0,
-    epochs: int = 20,
-    batch_size: int = 4096,
-    learning_rate: float = 1e-3,
-    patience: int = 2,
+    options: dict[str, Any] | None = None,
+    *,
     seed: int = 0,
     verbose: int = 2,
     cache: Cache = False,
@@ -96,9 +95,14 @@ def train(
     ``item_features``, ``user_field``, ``num_negatives`` and
     ``num_candidates``.
 
-    ``l2`` is the L2 on the latent vectors of each batch: one float for every
-    feature, or a dict from feature name to penalty where the key ``"*"``
-    gives the penalty of the features not named (0 without it).
+    ``options`` holds the model and training settings, each defaulting to the
+    model's (`keras_fm.cli.arguments.model_default`): ``embedding_dim``,
+    ``dnn_units``, ``cin_layer_sizes``, ``dropout``, ``l2`` (the L2 on the
+    latent vectors of each batch: one float for every feature, or a dict from
+    feature name to penalty where the key ``"*"`` gives the penalty of the
+    features not named, 0 without it), ``table_l2`` (FuxiCTR's whole-table
+    lambda), ``learning_rate``, ``batch_size``, and ``epochs`` (at most;
+    default 100) and ``patience`` (default 2).
 
     Returns:
         ``{"valid": {...}, "test": {...}}`` (AUC and log loss for binary
@@ -114,10 +118,8 @@ def train(
         "train": [os.path.abspath(p) for p in train_paths],
         "valid": [os.path.abspath(p) for p in valid_paths],
         "test": [os.path.abspath(p) for p in test_paths],
-        "embedding_dim": embedding_dim, "dnn_units": list(dnn_units),
-        "cin_layer_sizes": list(cin_layer_sizes), "dropout": dropout, "l2": l2,
-        "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-        "patience": patience, "seed": seed, "cache": str(cache), "ranking": ranking,
+        **train_options(model_name, options or {}),
+        "seed": seed, "cache": str(cache), "ranking": ranking,
         "versions": package_versions(),
     }  # fmt: skip
     out = Path(model_dir)
@@ -135,6 +137,21 @@ def train(
         if created and not finished_epochs(out):
             shutil.rmtree(out, ignore_errors=True)
         raise
+
+
+def train_options(model_name: str, given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` with every option it lacks set to the model's default."""
+    options: dict[str, Any] = {"epochs": EPOCHS, "patience": 2}
+    for option in (*MODEL_OPTIONS, "learning_rate", "batch_size"):
+        try:
+            options[option] = model_default(model_name, option)
+        except KeyError:
+            continue
+    unknown = sorted(set(given) - set(options))
+    if unknown:
+        raise ValueError(f"not options of model {model_name}: {unknown}")
+    options.update(given)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
 
 
 def _train(
@@ -264,6 +281,8 @@ def _build(
             data_format.num_features or 1,
             embedding_dim=settings["embedding_dim"],
             embeddings_l2=l2,
+            embeddings_regularizer=table_l2(settings["table_l2"]),
+            weights_regularizer=table_l2(settings["table_l2"]),
             task=task,
         )
     raise ValueError(
@@ -287,18 +306,18 @@ def _embeddings_l2(
 def _model_kwargs(
     name: str, options: dict[str, Any], features: Sequence[Any]
 ) -> dict[str, Any]:
+    """The builder arguments of the command's model options."""
     kwargs = {
         "embedding_dim": options["embedding_dim"],
         "embeddings_l2": _embeddings_l2(options["l2"], features),
+        "embeddings_regularizer": table_l2(options["table_l2"]),
+        "weights_regularizer": table_l2(options["table_l2"]),
     }
-    if name in DNN_MODELS:
-        kwargs.update(
-            {"dnn_units": tuple(options["dnn_units"]), "dropout": options["dropout"]}
-        )
-    if name == "afm":
-        kwargs["dropout"] = options["dropout"]
-    if name == "xdeepfm":
-        kwargs["cin_layer_sizes"] = tuple(options["cin_layer_sizes"])
+    for option in ("dnn_units", "cin_layer_sizes"):
+        if option in options:
+            kwargs[option] = tuple(options[option])
+    if "dropout" in options:
+        kwargs["attention_dropout" if name == "afm" else "dropout"] = options["dropout"]
     return kwargs
 
 
@@ -324,13 +343,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "num_negatives": args.num_negatives,
             "num_candidates": args.num_candidates or None,
         }
+    options = {
+        name: getattr(args, name)
+        for name in (*MODEL_OPTIONS, "learning_rate", "batch_size", "epochs", "patience")
+        if getattr(args, name, None) is not None
+    }
     return train(
         args.model, data_format, args.train, args.model_dir, args.task,
-        valid_paths=args.valid, test_paths=args.test,
-        embedding_dim=args.embedding_dim, dnn_units=args.dnn_units,
-        cin_layer_sizes=args.cin_layer_sizes, dropout=args.dropout, l2=args.l2,
-        epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, patience=args.patience, seed=args.seed,
-        cache=True if args.cache == "memory" else (args.cache or False),
+        valid_paths=args.valid, test_paths=args.test, options=options,
+        seed=args.seed, cache=True if args.cache == "memory" else (args.cache or False),
         restart=args.restart, overwrite=args.overwrite, ranking=ranking,
     )  # fmt: skip

@@ -1,8 +1,14 @@
 """Ready models of the FM family, one builder each, built from feature specs."""
 
 from keras_fm.models.afm import build_afm
-from keras_fm.models.autoint import build_autoint
+from keras_fm.models.autoint import build_autoint, build_autoint_plus
 from keras_fm.models.deepfm import build_deepfm
+from keras_fm.models.defaults import (
+    EMBEDDING_DIM,
+    MODEL_DEFAULTS,
+    TRAINING_DEFAULTS,
+    training_defaults,
+)
 from keras_fm.models.ffm import build_ffm
 from keras_fm.models.fm import build_fm
 from keras_fm.models.hofm import build_hofm
@@ -17,6 +23,7 @@ from keras_fm.models.tasks import (
     compile_for_task,
     default_optimizer,
     default_steps_per_execution,
+    model_task,
     table_entries,
     task_loss,
     task_metrics,
@@ -30,6 +37,7 @@ BUILDERS = {
     "xdeepfm": build_xdeepfm,
     "afm": build_afm,
     "autoint": build_autoint,
+    "autoint+": build_autoint_plus,
     "nfm": build_nfm,
     "hofm": build_hofm,
 }
@@ -37,11 +45,15 @@ BUILDERS = {
 __all__ = [
     "BUILDERS",
     "DENSE_UPDATE_ENTRIES",
+    "EMBEDDING_DIM",
+    "MODEL_DEFAULTS",
     "STEPS_PER_EXECUTION",
     "TASKS",
+    "TRAINING_DEFAULTS",
     "OutputRange",
     "build_afm",
     "build_autoint",
+    "build_autoint_plus",
     "build_deepfm",
     "build_ffm",
     "build_fm",
@@ -54,7 +66,9 @@ __all__ = [
     "default_steps_per_execution",
     "feature_inputs",
     "model_inputs",
+    "model_task",
     "table_entries",
     "task_loss",
     "task_metrics",
+    "training_defaults",
 ]

@@ -6,23 +6,28 @@ from typing import Any
 import keras
 
 from keras_fm.features import Feature
-from keras_fm.layers import FieldEmbedding, FMInteraction
-from keras_fm.models.dnn import batch_normalization, dnn_tower
-from keras_fm.models.inputs import feature_inputs, model_inputs
-from keras_fm.models.tasks import prediction_head
+from keras_fm.layers import FMInteraction
+from keras_fm.models.defaults import MODEL_DEFAULTS
+from keras_fm.models.dnn import batch_normalization
+from keras_fm.models.inputs import feature_inputs
+from keras_fm.models.parts import dnn_logit, field_embedding, finish
+
+_D = MODEL_DEFAULTS["nfm"]
 
 
 def build_nfm(
     features: Sequence[Feature],
     *,
-    embedding_dim: int = 64,
-    dnn_units: Sequence[int] = (64,),
-    dnn_activation: str = "relu",
-    dropout: float = 0.0,
-    batch_norm: bool = True,
-    embeddings_l2: float | dict[str, float] = 0.0,
-    embeddings_regularizer: Any = None,
-    embeddings_initializer: Any = None,
+    embedding_dim: int = _D["embedding_dim"],
+    dnn_units: Sequence[int] = _D["dnn_units"],
+    dnn_activation: str = _D["dnn_activation"],
+    dropout: float = _D["dropout"],
+    batch_norm: bool = _D["batch_norm"],
+    embeddings_l2: float | dict[str, float] = _D["embeddings_l2"],
+    embeddings_regularizer: Any = _D["embeddings_regularizer"],
+    weights_regularizer: Any = _D["weights_regularizer"],
+    embeddings_initializer: Any = _D["embeddings_initializer"],
+    use_first_order: bool = _D["use_first_order"],
     task: str = "binary",
     output_range: Sequence[float] | None = None,
     list_inputs: str = "ragged",
@@ -32,17 +37,21 @@ def build_nfm(
 
     The bi-interaction pooling ``sum_{i<j} v_i x_i * v_j x_j`` (a
     `(batch, embedding_dim)` vector) feeds the DNN; with batch norm on it as
-    in the paper when ``batch_norm`` is true.
+    in the paper when ``batch_norm`` is true. The defaults are
+    `MODEL_DEFAULTS["nfm"]`: DeepFM's BARS settings.
 
     Args:
         features: the feature specs, one per field.
-        embedding_dim: size of the field vectors. Defaults to `64`.
-        dnn_units: hidden layers after the pooling. Defaults to `(64,)`.
-        dnn_activation, dropout: as `build_deepfm`.
+        embedding_dim: size of the field vectors. Defaults to `10`.
+        dnn_units: hidden layers after the pooling. Defaults to
+            `(400, 400, 400)`.
+        dnn_activation, dropout: as `build_deepfm`; the dropout also applies
+            to the pooled vector.
         batch_norm: batch norm on the pooled vector and in the DNN. Defaults
             to `True`.
-        embeddings_l2, embeddings_regularizer, embeddings_initializer, task,
-            output_range, list_inputs, name: as `build_fm`.
+        embeddings_l2, embeddings_regularizer, weights_regularizer,
+            embeddings_initializer, use_first_order, task, output_range,
+            list_inputs, name: as `build_deepfm`.
 
     Returns:
         A `keras.Model` from raw feature values to ``prediction``.
@@ -52,23 +61,22 @@ def build_nfm(
           Predictive Analytics](https://arxiv.org/abs/1708.05027), Eq. (2).
     """
     inputs = feature_inputs(features, list_inputs)
-    vectors, first_order = FieldEmbedding(
+    vectors, first_order = field_embedding(
         features,
-        embedding_dim,
+        inputs,
+        embedding_dim=embedding_dim,
         embeddings_l2=embeddings_l2,
         embeddings_regularizer=embeddings_regularizer,
-        weights_regularizer=embeddings_regularizer,
+        weights_regularizer=weights_regularizer,
         embeddings_initializer=embeddings_initializer,
-        name="embedding",
-    )(inputs)
+        use_first_order=use_first_order,
+    )
     pooled = FMInteraction(reduce_sum=False, name="bi_interaction")(vectors)
     if batch_norm:
         pooled = batch_normalization("bi_interaction_batch_norm")(pooled)
     if dropout:
         pooled = keras.layers.Dropout(dropout, name="bi_interaction_dropout")(pooled)
-    hidden = dnn_tower(pooled, dnn_units, dnn_activation, dropout, batch_norm)
-    deep = keras.layers.Dense(1, name="dnn_logit")(hidden)
-    logit = keras.layers.Add(name="logit")([first_order, deep])
-    return keras.Model(
-        model_inputs(inputs), prediction_head(logit, task, output_range), name=name
+    deep = dnn_logit(
+        pooled, dnn_units, dnn_activation, dropout, batch_norm, flatten=False
     )
+    return finish(inputs, [first_order, deep], task, output_range, name)

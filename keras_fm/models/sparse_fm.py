@@ -1,19 +1,25 @@
 """A factorization machine over raw libsvm rows (no fields)."""
 
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 
 from keras_fm.layers import SparseFM
-from keras_fm.models.inputs import model_inputs
-from keras_fm.models.tasks import prediction_head
+from keras_fm.models.defaults import MODEL_DEFAULTS
+from keras_fm.models.parts import finish
+
+_D = MODEL_DEFAULTS["fm"]
 
 
 def build_sparse_fm(
     num_features: int,
     *,
-    embedding_dim: int = 10,
-    embeddings_l2: float = 0.0,
+    embedding_dim: int = _D["embedding_dim"],
+    embeddings_l2: float = _D["embeddings_l2"],
+    embeddings_regularizer: Any = _D["embeddings_regularizer"],
+    weights_regularizer: Any = _D["weights_regularizer"],
+    embeddings_initializer: Any = _D["embeddings_initializer"],
     task: str = "binary",
     output_range: Sequence[float] | None = None,
     name: str = "sparse_fm",
@@ -22,14 +28,16 @@ def build_sparse_fm(
 
     The model takes ``{"ids", "values"}`` ragged rows, as
     `keras_fm.data.read_libsvm` yields them: libFM's model, with pairs of any
-    two non-zeros of a row (no fields needed).
+    two non-zeros of a row (no fields needed). The defaults are `build_fm`'s
+    (`MODEL_DEFAULTS["fm"]`), and `compile_for_task` trains it as an FM.
 
     Args:
         num_features: size of the feature space.
         embedding_dim: size ``k`` of the latent vectors. Defaults to `10`.
         embeddings_l2: L2 on the latent vectors of the non-zeros of each
-            batch (see `keras_fm.layers.SparseFM`). Defaults to 0.
-        task, output_range, name: as `build_fm`.
+            batch (see `keras_fm.layers.SparseFM`). Defaults to `0.005`.
+        embeddings_regularizer, weights_regularizer, embeddings_initializer,
+            task, output_range, name: as `build_fm`.
 
     Returns:
         A `keras.Model` from ``{"ids", "values"}`` to ``prediction``.
@@ -39,9 +47,12 @@ def build_sparse_fm(
         "values": keras.Input((None,), dtype="float32", ragged=True, name="values"),
     }
     score = SparseFM(
-        num_features, embedding_dim, embeddings_l2=embeddings_l2, name="fm"
+        num_features,
+        embedding_dim,
+        embeddings_l2=embeddings_l2,
+        embeddings_regularizer=embeddings_regularizer,
+        weights_regularizer=weights_regularizer,
+        embeddings_initializer=embeddings_initializer,
+        name="fm",
     )(inputs)
-    logit = keras.layers.Identity(name="logit")(score)
-    return keras.Model(
-        model_inputs(inputs), prediction_head(logit, task, output_range), name=name
-    )
+    return finish(inputs, [score], task, output_range, name)

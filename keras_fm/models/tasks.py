@@ -109,8 +109,33 @@ def _compilable(model: keras.Model) -> bool:
     return all(layer.supports_jit for layer in model._flatten_layers())
 
 
+def model_task(model: keras.Model) -> str | None:
+    """The task a model was built for, read from its ``prediction`` layer.
+
+    A builder's model ends in a layer named ``prediction``: a sigmoid for
+    `"binary"`, the identity or an `OutputRange` for `"regression"`.
+
+    Args:
+        model: the model.
+
+    Returns:
+        `"binary"`, `"regression"`, or None for a model without such a layer.
+    """
+    try:
+        head = model.get_layer("prediction")
+    except ValueError:
+        return None
+    if isinstance(head, keras.layers.Activation):
+        activation = keras.activations.serialize(head.activation)
+        name = activation if isinstance(activation, str) else activation.get("config")
+        return "binary" if name == "sigmoid" else None
+    if isinstance(head, (keras.layers.Identity, OutputRange)):
+        return "regression"
+    return None
+
+
 def default_optimizer(
-    model: keras.Model, learning_rate: float = 1e-3
+    model: keras.Model, learning_rate: float | None = None
 ) -> tuple[keras.optimizers.Optimizer, Any]:
     """The optimizer and ``jit_compile`` that train ``model`` fastest.
 
@@ -122,11 +147,21 @@ def default_optimizer(
     `keras_fm.optimizers.LazyAdam` without XLA, whose steps cost the batch's
     rows rather than the tables' (XLA would make the row updates dense).
 
+    Args:
+        model: the model.
+        learning_rate: Adam's learning rate. Defaults to the model's in
+            `TRAINING_DEFAULTS` (found by the model's name, as the builders
+            give it: 1e-2 for FM, FFM and HOFM, 1e-3 for the deep models and
+            for models of other names).
+
     Returns:
         ``(optimizer, jit_compile)``.
     """
+    from keras_fm.models.defaults import training_defaults
     from keras_fm.optimizers import LazyAdam
 
+    if learning_rate is None:
+        learning_rate = training_defaults(model.name)["learning_rate"]
     if table_entries(model) <= DENSE_UPDATE_ENTRIES:
         return keras.optimizers.Adam(learning_rate), _compilable(model)
     return LazyAdam(learning_rate), False
@@ -138,15 +173,20 @@ def default_steps_per_execution(model: keras.Model) -> int:
 
 
 def compile_for_task(
-    model: keras.Model, task: str, optimizer: Any = None, **kwargs: Any
+    model: keras.Model,
+    task: str | None = None,
+    optimizer: Any = None,
+    **kwargs: Any,
 ) -> keras.Model:
     """Compiles ``model`` with the task's loss and metrics; returns it.
 
     Args:
         model: the model.
-        task: `"binary"` or `"regression"`.
-        optimizer: Defaults to `default_optimizer(model)`: Adam with learning
-            rate 1e-3, dense and under XLA for small tables, row-sparse
+        task: `"binary"` or `"regression"`. Defaults to the task the model
+            was built for (`model_task`); given, it must agree with it.
+        optimizer: Defaults to `default_optimizer(model)`: Adam at the
+            model's default learning rate (`TRAINING_DEFAULTS`), dense and
+            under XLA for small tables, row-sparse
             (`keras_fm.optimizers.LazyAdam`) without XLA for large ones.
         **kwargs: other `model.compile` arguments. ``jit_compile`` defaults
             to the one `default_optimizer` gives without an ``optimizer``,
@@ -155,7 +195,27 @@ def compile_for_task(
             `default_steps_per_execution(model)`: 32 steps in one call into
             TensorFlow (a smaller last group when the data runs out) for
             small tables, 1 for large ones.
+
+    Returns:
+        The model, compiled.
+
+    Raises:
+        ValueError: if ``task`` is not the model's, or neither is known.
     """
+    built_for = model_task(model)
+    if task is None:
+        if built_for is None:
+            raise ValueError(
+                f"the task of model {model.name!r} is unknown (it has no "
+                "`prediction` layer of a builder): pass `task`"
+            )
+        task = built_for
+    check_task(task)
+    if built_for is not None and task != built_for:
+        raise ValueError(
+            f"model {model.name!r} was built for task {built_for!r}; "
+            f"received task={task!r}"
+        )
     if optimizer is None:
         optimizer, jit_compile = default_optimizer(model)
         kwargs.setdefault("jit_compile", jit_compile)
