@@ -1,179 +1,151 @@
-"""Test AUC and log loss of the model zoo on frappe, next to published figures.
+"""Test AUC of ``keras-fm train``, no tuning flags, on frappe; published figures.
 
-Protocol of the BARS Frappe_x1 benchmark (binary task, labels -1 -> 0): train
-on the training file, select on the validation file, report the test file;
-embedding 10 initialised N(0, 1e-4), DNN 400x3 with batch norm (the
-library's: PyTorch's momentum and epsilon) and dropout 0.2, Adam 1e-3
-(`compile_for_task`'s default for frappe's table size, under XLA), batch
-4096, FuxiCTR's whole-table L2 on the embeddings with the BARS lambda of
-each model, early stopping on validation AUC (patience 2)
-with the learning rate divided by 10 on each plateau. Fields are assigned by
-position (frappe rows hold one feature per field).
+Each run is the command a user types, with no tuning flag: ``keras-fm train
+--model M --format libsvm --task binary`` on frappe's training, validation and
+test files (``--fields-by-position`` for the field models; FM reads the raw
+libsvm rows, as libFM does), in a process of its own. The defaults
+(`keras_fm.models.MODEL_DEFAULTS`, `TRAINING_DEFAULTS`) decide the rest;
+early stopping on validation AUC ends each run.
+
+With ``--libfm PATH`` (a libFM binary), the script also runs libFM's SGD for
+20 iterations at k = 64 on the same files and prints its wall time and test
+AUC next to ``keras-fm train --model fm --embedding-dim 64 --epochs N`` for a
+few N: the time each takes to a given accuracy.
 
 Published figures (test AUC / log loss):
 - FM: 0.967108 / 0.206515, BARS FM on Frappe_x1 (as quoted in
   ../shared/data/frappe/SOURCE.md);
+- FFM: 0.978620 / 0.186032, BARS FFM_frappe_x1 log of experiment 007;
 - DeepFM: 0.983947 / 0.149462, mean of 5 runs, BARS DeepFM_frappe_x1 README;
 - xDeepFM: 0.984138 / 0.146125, mean of 5 runs, BARS xDeepFM_frappe_x1 README;
-- FFM: 0.978620 / 0.186032, BARS FFM_frappe_x1 log of experiment 007;
 - AFM: 0.969733 / 0.226424, BARS AFM_frappe_x1 log of experiment 011;
 - AutoInt+: 0.984812 / 0.149007, BARS AutoInt+_frappe_x1 README.
 frappe's training file here is rebuilt (its negatives are re-sampled, see
 SOURCE.md), so differences of a few 1e-3 are noise.
 
-Usage: python examples/benchmarks/accuracy_frappe.py [--data DIR] [--models fm,deepfm]
-       [--seed N]
+Usage: python examples/benchmarks/accuracy_frappe.py [--data DIR]
+       [--models fm,fm64,ffm,deepfm] [--seeds 0,1,2] [--libfm PATH]
 """
 
 import argparse
+import json
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
-import keras
-import tensorflow as tf
+import numpy as np
 
-from keras_fm.data import position_features, read_libsvm, split_positions
-from keras_fm.models import BUILDERS, compile_for_task
-from keras_fm.training import training_callbacks
-
-FIELDS, FEATURES, TRAIN_ROWS = 10, 5382, 202_027
 PUBLISHED = {
     "fm": (0.967108, 0.206515),
+    "ffm": (0.978620, 0.186032),
     "deepfm": (0.983947, 0.149462),
     "xdeepfm": (0.984138, 0.146125),
-    "ffm": (0.978620, 0.186032),
     "afm": (0.969733, 0.226424),
-    "autoint": (0.984812, 0.149007),
+    "autoint+": (0.984812, 0.149007),
 }
-INIT = keras.initializers.RandomNormal(stddev=1e-4)
+TARGETS = {
+    "fm": 0.967, "fm64": 0.980, "ffm": 0.976, "deepfm": 0.983, "xdeepfm": 0.983,
+    "autoint+": 0.982, "nfm": 0.978, "afm": 0.968,
+}  # fmt: skip
+FILES = ("frappe.train.reconstructed.libfm", "frappe.validation.libfm")
+TEST = "frappe.test.libfm"
 
 
-def whole_table_l2(fuxictr_lambda):
-    """FuxiCTR's embedding regularizer: lambda / 2 * ||table||^2 at every step."""
-    return keras.regularizers.L2(fuxictr_lambda / 2)
+def keras_fm_train(folder, name, seed, out, *extra):
+    """One ``keras-fm train`` run: (wall seconds, epochs, metrics)."""
+    model = "fm" if name == "fm64" else name
+    command = [
+        sys.executable, "-m", "keras_fm", "train", "--model", model,
+        "--format", "libsvm", "--task", "binary",
+        "--train", str(folder / FILES[0]), "--valid", str(folder / FILES[1]),
+        "--test", str(folder / TEST), "--model-dir", str(out), "--seed", str(seed),
+        *(["--embedding-dim", "64"] if name == "fm64" else []),
+        *([] if model == "fm" else ["--fields-by-position"]), *extra,
+    ]  # fmt: skip
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
+    epochs = sum(line.startswith("epoch ") for line in done.stdout.splitlines())
+    metrics = json.loads((out / "metrics.json").read_text())
+    return seconds, epochs, metrics
 
 
-# The BARS configurations of each model (regularizer, dropout, batch norm, CIN).
-SETTINGS = {
-    "fm": {
-        "embeddings_regularizer": whole_table_l2(5e-6),
-        "embeddings_initializer": INIT,
-    },
-    "deepfm": {
-        "embeddings_regularizer": whole_table_l2(0.05),
-        "embeddings_initializer": INIT,
-        "dropout": 0.2,
-        "batch_norm": True,
-    },
-    "xdeepfm": {
-        "embeddings_regularizer": whole_table_l2(0.1),
-        "embeddings_initializer": INIT,
-        "dropout": 0.2,
-        "batch_norm": True,
-        "cin_layer_sizes": (64,),
-        "cin_split_half": False,
-    },
-    # BARS FFM_frappe_x1 (tuner config 01, experiment 007): lambda 1e-6.
-    "ffm": {
-        "embeddings_regularizer": whole_table_l2(1e-6),
-        "embeddings_initializer": INIT,
-    },
-    # The DeepFM settings carried over.
-    "nfm": {
-        "embeddings_regularizer": whole_table_l2(0.05),
-        "embeddings_initializer": INIT,
-        "dnn_units": (400, 400, 400),
-        "dropout": 0.2,
-        "batch_norm": True,
-    },
-    # BARS AFM_frappe_x1 (experiment 011): lambda 1e-5, attention 128,
-    # attention dropout 0.1.
-    "afm": {
-        "embeddings_regularizer": whole_table_l2(1e-5),
-        "embeddings_initializer": INIT,
-        "attention_units": 128,
-        "dropout": 0.1,
-    },
-    # BARS AutoInt+_frappe_x1: lambda 0.1, 5 interacting layers of 4 heads x 32
-    # with scaled attention and layer norm, DNN dropout 0.1.
-    "autoint": {
-        "embeddings_regularizer": whole_table_l2(0.1),
-        "embeddings_initializer": INIT,
-        "dnn_units": (400, 400, 400),
-        "dropout": 0.1,
-        "batch_norm": True,
-        "num_layers": 5,
-        "num_heads": 4,
-        "head_dim": 32,
-        "use_scale": True,
-        "use_layer_norm": True,
-    },
-}
+def auc(labels, scores):
+    """Rank AUC (ties are not expected in real-valued scores)."""
+    ranks = np.argsort(np.argsort(scores)) + 1
+    positives = labels.sum()
+    negatives = len(labels) - positives
+    return (ranks[labels].sum() - positives * (positives + 1) / 2) / (
+        positives * negatives
+    )
 
 
-def frappe(path, shuffle, seed=2021):
-    """frappe's rows as field inputs, parsed once and cached; reshuffled per epoch."""
-    dataset = read_libsvm(path, task="binary", batch_size=4096, num_features=FEATURES)
-    dataset = dataset.map(split_positions(FIELDS), num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.cache()
-    if shuffle:
-        dataset = (
-            dataset.unbatch()
-            .shuffle(250_000, seed=seed, reshuffle_each_iteration=True)
-            .batch(4096)
-        )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+def libfm_sgd(binary, folder, work):
+    """libFM's SGD, 20 iterations, k = 64: (wall seconds, test AUC)."""
+    test = work / "test.libfm"  # libFM refuses frappe's CRLF line ends
+    test.write_bytes((folder / TEST).read_bytes().replace(b"\r", b""))
+    command = [
+        binary, "-task", "c", "-train", str(folder / FILES[0]), "-test", str(test),
+        "-dim", "1,1,64", "-iter", "20", "-method", "sgd", "-learn_rate", "0.01",
+        "-regular", "0,0,0.01", "-init_stdev", "0.1", "-out", str(work / "pred"),
+    ]  # fmt: skip
+    start = time.perf_counter()
+    subprocess.run(command, capture_output=True, check=True)
+    seconds = time.perf_counter() - start
+    labels = np.array([line.split()[0] == "1" for line in test.open()])
+    return seconds, auc(labels, np.loadtxt(work / "pred"))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = Path(__file__).resolve().parents[3] / "shared" / "data"
     parser.add_argument("--data", type=Path, default=default)
-    parser.add_argument("--models", default="fm,deepfm,xdeepfm")
-    parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument(
-        "--seed", type=int, default=2021, help="initialization and shuffling seed"
+        "--models", default="fm,fm64,ffm,deepfm,xdeepfm,autoint+,nfm,afm"
     )
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--libfm", help="a libFM binary, for the time to accuracy")
     args = parser.parse_args()
     folder = args.data / "frappe"
-    if not (folder / "frappe.validation.libfm").exists():
+    if not (folder / TEST).exists():
         raise SystemExit(f"frappe is absent: {folder} (see its SOURCE.md)")
-    train = frappe(
-        folder / "frappe.train.reconstructed.libfm", shuffle=True, seed=args.seed
+    work = Path(tempfile.mkdtemp(prefix="accuracy_frappe_"))
+    print(
+        f"{'model':9}{'seed':>5}{'epochs':>7}{'wall s':>8}{'val AUC':>9}"
+        f"{'test AUC':>10}{'logloss':>9}{'target':>8}{'published':>11}",
+        flush=True,
     )
-    valid = frappe(folder / "frappe.validation.libfm", shuffle=False)
-    test = frappe(folder / "frappe.test.libfm", shuffle=False)
-    features = position_features(FIELDS, FEATURES)
-
-    header = f"{'model':10}{'epochs':>7}{'time s':>8}{'ex/s':>9}{'val AUC':>9}"
-    header += f"{'test AUC':>10}{'test logloss':>14}{'published AUC / logloss':>26}"
-    print(header, flush=True)
     for name in args.models.split(","):
-        keras.utils.set_random_seed(args.seed)
-        model = BUILDERS[name](
-            features, embedding_dim=10, task="binary", **SETTINGS[name]
-        )
-        compile_for_task(model, "binary")  # the defaults: Adam 1e-3 (+ XLA)
-        start = time.perf_counter()
-        history = model.fit(
-            train,
-            validation_data=valid,
-            epochs=args.epochs,
-            callbacks=training_callbacks(monitor="val_auc", mode="max", patience=2),
-            verbose=0,
-        )
-        seconds = time.perf_counter() - start
-        epochs = len(history.history["loss"])
-        valid_auc = model.evaluate(valid, verbose=0, return_dict=True)["auc"]
-        test_scores = model.evaluate(test, verbose=0, return_dict=True)
-        published = PUBLISHED.get(name)
-        reference = f"{published[0]:.4f} / {published[1]:.4f}" if published else "-"
-        print(
-            f"{name:10}{epochs:>7}{seconds:>8.0f}{epochs * TRAIN_ROWS / seconds:>9.0f}"
-            f"{valid_auc:>9.4f}{test_scores['auc']:>10.4f}"
-            f"{test_scores['logloss']:>14.4f}{reference:>26}",
-            flush=True,
-        )
+        for seed in map(int, args.seeds.split(",")):
+            seconds, epochs, metrics = keras_fm_train(
+                folder, name, seed, work / f"{name}-{seed}"
+            )
+            published = PUBLISHED.get(name)
+            print(
+                f"{name:9}{seed:>5}{epochs:>7}{seconds:>8.0f}"
+                f"{metrics['valid']['auc']:>9.4f}{metrics['test']['auc']:>10.4f}"
+                f"{metrics['test']['logloss']:>9.4f}{TARGETS.get(name, 0):>8.3f}"
+                f"{published[0] if published else 0:>11.4f}",
+                flush=True,
+            )
+    if args.libfm:
+        print("\ntime to accuracy, k = 64 (wall seconds of the whole process)")
+        baseline, test_auc = libfm_sgd(args.libfm, folder, work)
+        print(f"libFM SGD, 20 iterations   {baseline:6.1f} s  test AUC {test_auc:.4f}")
+        for epochs in (2, 3, 4):
+            seconds, _, metrics = keras_fm_train(
+                folder, "fm64", 0, work / f"fm64-e{epochs}", "--epochs", str(epochs)
+            )
+            print(
+                f"keras-fm train --epochs {epochs}   {seconds:6.1f} s  "
+                f"test AUC {metrics['test']['auc']:.4f} "
+                f"({seconds / baseline:.2f} of libFM's time)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -17,17 +17,41 @@ from keras_fm.cli.run_folder import (
     load_trained,
     read_run,
 )
-from keras_fm.data.formats import DataFormat
+from keras_fm.data.files import resolve_paths
+from keras_fm.data.formats import DataFormat, open_text
 from keras_fm.ranking import load_catalog
 
 
 def label_classes(data_format: DataFormat, paths: Sequence[str]) -> set[float]:
-    """The distinct binary labels of ``paths`` (one parse, labels only)."""
+    """The distinct binary labels of ``paths``, read until both are found.
+
+    libsvm and libffm labels are the first token of a line, read as text; a
+    token that is not a number leaves it to the reader (and its located
+    error).
+    """
+    if data_format.format in ("libsvm", "libffm"):
+        try:
+            return _first_token_classes(paths)
+        except ValueError:
+            pass
     found: set[float] = set()
     for _, labels in data_format.read(paths, "binary", 8192):
         found.update(np.unique(labels.numpy()).tolist())
         if len(found) == 2:
             break
+    return found
+
+
+def _first_token_classes(paths: Sequence[str]) -> set[float]:
+    found: set[float] = set()
+    for path in resolve_paths(list(paths)):
+        with open_text(path) as handle:
+            for line in handle:
+                tokens = line.split(maxsplit=1)
+                if tokens:
+                    found.add(1.0 if float(tokens[0]) > 0 else 0.0)
+                if len(found) == 2:
+                    return found
     return found
 
 

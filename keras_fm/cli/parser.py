@@ -8,9 +8,9 @@ from keras_fm.cli.arguments import (
     FORMATS,
     MODELS,
     QUANTIZATIONS,
+    defaults_table,
     int_list,
     l2_spec,
-    defaults_table,
     positive_int,
 )
 from keras_fm.version import __version__
@@ -143,8 +143,7 @@ def _train_model(train: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--dnn-units",
         type=int_list,
-        help="deepfm, xdeepfm, nfm, autoint, autoint+: hidden layers (\"\" for "
-        "none)",
+        help='deepfm, xdeepfm, nfm, autoint, autoint+: hidden layers ("" for none)',
     )
     train.add_argument(
         "--cin-layer-sizes", type=int_list, help="xdeepfm: feature maps per CIN layer"
@@ -200,10 +199,13 @@ def _train_run(train: argparse.ArgumentParser) -> None:
     )
     train.add_argument(
         "--cache",
-        metavar="memory|PREFIX",
+        metavar="auto|memory|none|PREFIX",
+        default="auto",
         help="keep the parsed training and validation batches after the first "
-        "epoch, in memory or in files PREFIX-*; later epochs skip text parsing "
-        "(the training shuffle then shuffles whole batches)",
+        "epoch, in memory or in files PREFIX-*, so that later epochs skip text "
+        "parsing (a batch then keeps its lines; the order of batches is "
+        "shuffled); auto: in memory when the files hold at most 512 MiB "
+        "(default: %(default)s)",
     )
 
 

@@ -33,6 +33,7 @@ from keras_fm.cli.run_folder import (
     read_run,
     write_run,
 )
+from keras_fm.data.files import resolve_paths
 from keras_fm.data.formats import DataFormat
 from keras_fm.data.pipeline import Cache
 from keras_fm.models import (
@@ -47,6 +48,11 @@ from keras_fm.optimizers import LazyAdam
 from keras_fm.ranking import bpr_loss, pairwise_accuracy, save_catalog
 from keras_fm.training import EpochLog, training_callbacks
 
+# The most bytes of training and validation files that `train` keeps parsed in
+# memory by default (about twice as many once parsed, for frappe's rows).
+AUTO_CACHE_BYTES = 512 << 20
+CACHE_WORDS: dict[str, Cache] = {"memory": True, "none": False}
+
 
 def train(
     model_name: str,
@@ -60,7 +66,7 @@ def train(
     *,
     seed: int = 0,
     verbose: int = 2,
-    cache: Cache = False,
+    cache: Cache | str = "auto",
     ranking: dict[str, Any] | None = None,
     restart: bool = False,
     overwrite: bool = False,
@@ -80,7 +86,9 @@ def train(
 
     ``cache`` (False, True for memory, or a path prefix) keeps the parsed
     training and validation batches after the first epoch, as in
-    `keras_fm.data.read_libsvm`.
+    `keras_fm.data.read_libsvm`; `"auto"` (the default) keeps them in memory
+    when the training and validation files hold at most `AUTO_CACHE_BYTES`
+    on disk, and parses every epoch otherwise.
 
     ``task="ranking"`` trains the model's ``logit`` as a score with the BPR
     loss (`keras_fm.ranking.PairwiseRanker`) on implicit feedback: the rows
@@ -119,7 +127,8 @@ def train(
         "valid": [os.path.abspath(p) for p in valid_paths],
         "test": [os.path.abspath(p) for p in test_paths],
         **train_options(model_name, options or {}),
-        "seed": seed, "cache": str(cache), "ranking": ranking,
+        "seed": seed, "cache": str(_auto_cache(cache, [*train_paths, *valid_paths])),
+        "ranking": ranking,
         "versions": package_versions(),
     }  # fmt: skip
     out = Path(model_dir)
@@ -225,7 +234,10 @@ def _train(
         paths = settings[name]
         if not paths:
             return {}
-        data = data_format.read(paths, read_task, batch_size)
+        if name == "valid" and task != "ranking":
+            data = valid_data  # parsed (and cached) for validation already
+        else:
+            data = data_format.read(paths, read_task, batch_size)
         if task == "ranking":
             return ranking_file_metrics(model, data, catalog, seen, ranking or {})
         return task_metrics(model, data, task, classes[name])
@@ -249,6 +261,14 @@ def _compile_ranker(trained: keras.Model, model: keras.Model, rate: float) -> No
         jit_compile=False,
         steps_per_execution=default_steps_per_execution(model),
     )
+
+
+def _auto_cache(cache: Cache | str, paths: Sequence[str]) -> Cache:
+    """``cache``, with `"auto"` resolved by the size of the files."""
+    if cache != "auto":
+        return cache
+    size = sum(os.path.getsize(path) for path in resolve_paths(list(paths)))
+    return size <= AUTO_CACHE_BYTES
 
 
 def _cache(text: str) -> Cache:
@@ -343,14 +363,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "num_negatives": args.num_negatives,
             "num_candidates": args.num_candidates or None,
         }
+    names = (*MODEL_OPTIONS, "learning_rate", "batch_size", "epochs", "patience")
     options = {
         name: getattr(args, name)
-        for name in (*MODEL_OPTIONS, "learning_rate", "batch_size", "epochs", "patience")
+        for name in names
         if getattr(args, name, None) is not None
     }
     return train(
         args.model, data_format, args.train, args.model_dir, args.task,
         valid_paths=args.valid, test_paths=args.test, options=options,
-        seed=args.seed, cache=True if args.cache == "memory" else (args.cache or False),
+        seed=args.seed, cache=CACHE_WORDS.get(args.cache, args.cache),
         restart=args.restart, overwrite=args.overwrite, ranking=ranking,
     )  # fmt: skip

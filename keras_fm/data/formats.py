@@ -182,7 +182,7 @@ class DataFormat:
                 if os.path.getsize(path) > 0:
                     return
                 continue
-            with _open_text(path) as handle:
+            with open_text(path) as handle:
                 if self.format == "csv":
                     handle.readline()
                 if any(line.strip() for line in handle):
@@ -285,7 +285,7 @@ class DataFormat:
         return dataclasses.asdict(self)
 
 
-def _open_text(path: str) -> Any:
+def open_text(path: str) -> Any:
     if path.endswith(".gz"):
         return gzip.open(path, "rt", encoding="utf-8", errors="replace")
     return open(path, encoding="utf-8", errors="replace")

@@ -53,9 +53,12 @@ def check_cache(cache: Cache) -> None:
 
 
 def line_shuffle(shuffle_buffer: int, cache: Cache) -> int:
-    """The line shuffle before parsing: none when parsed batches are cached
-    (their order is shuffled instead, see `cache_batches`)."""
-    return 0 if cache is not False else shuffle_buffer
+    """The line shuffle before parsing. With a cache it shuffles the lines of
+    the pass that fills the cache, so that a file in some order (by label, by
+    date) still gives mixed batches; later epochs shuffle those batches (see
+    `cache_batches`)."""
+    del cache  # the same shuffle, cached or not
+    return shuffle_buffer
 
 
 def cache_key(files: Sequence[str], settings: Any) -> str:

@@ -330,9 +330,10 @@ def read_libsvm(
             2-3 us of CPU per frappe row, which a small model's training
             feels on a 2-core machine). The cache is written during the
             first complete pass. With a cache, ``shuffle_buffer`` shuffles
-            whole batches (``ceil(shuffle_buffer / batch_size)`` of them,
-            reshuffled every epoch) instead of lines, so put lines in random
-            order in the file when that matters. Defaults to `False`.
+            the lines of that first pass, and then whole batches
+            (``ceil(shuffle_buffer / batch_size)`` of them, reshuffled every
+            epoch): a batch keeps its lines after the first epoch. Defaults
+            to `False`.
         pairs_per_row: Optional int. Every row must hold exactly this many
             pairs (files read by position, one pair per field, as
             `keras_fm.data.split_positions` needs); another count is a

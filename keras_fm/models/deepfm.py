@@ -45,8 +45,9 @@ def build_deepfm(
         batch_norm: batch normalization in the DNN. Defaults to `True`.
         embeddings_l2, embeddings_regularizer, weights_regularizer,
             embeddings_initializer, use_first_order, task, output_range,
-            list_inputs, name: as `build_fm`. The regularizers default to FuxiCTR's whole-table L2
-            with lambda 0.05 (`L2(0.025)`), the initializer to N(0, 1e-4).
+            list_inputs, name: as `build_fm`. The regularizers default to
+            FuxiCTR's whole-table L2 with lambda 0.05 (`L2(0.025)`), the
+            initializer to N(0, 1e-4).
 
     Returns:
         A `keras.Model` from raw feature values to ``prediction``.

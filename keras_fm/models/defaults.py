@@ -98,24 +98,31 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "deepfm": _deep(0.05, use_first_order=True, **_DNN),
     # BARS xDeepFM_frappe_x1: one CIN layer of 64 maps, not split.
     "xdeepfm": _deep(
-        0.1, use_first_order=True, cin_layer_sizes=(64,), cin_split_half=False,
+        0.1,
+        use_first_order=True,
+        cin_layer_sizes=(64,),
+        cin_split_half=False,
         **_DNN,
-    ),  # fmt: skip
+    ),
     # The DeepFM settings: BARS has no NFM run on frappe.
     "nfm": _deep(0.05, use_first_order=True, **_DNN),
     # BARS AFM_frappe_x1, experiment 011: attention 128, attention dropout 0.1.
     "afm": _deep(
-        1e-5, use_first_order=True, attention_units=128, attention_dropout=0.1,
+        1e-5,
+        use_first_order=True,
+        attention_units=128,
+        attention_dropout=0.1,
         attention_l2=0.0,
-    ),  # fmt: skip
+    ),
     # AutoInt alone (no DNN), with AutoInt+'s layers.
     "autoint": _deep(0.1, **_AUTOINT, **{**_DNN, "dnn_units": (), "dropout": 0.0}),
     # BARS AutoInt+_frappe_x1: 5 interacting layers of 4 heads x 32 with
     # scaled attention and layer norm, DNN 400x3, dropout 0.1, lambda 0.1.
     "autoint+": _deep(
-        0.1, **{**_AUTOINT, "num_layers": 5, "num_heads": 4, "head_dim": 32},
+        0.1,
+        **{**_AUTOINT, "num_layers": 5, "num_heads": 4, "head_dim": 32},
         **{**_DNN, "dropout": 0.1},
-    ),  # fmt: skip
+    ),
 }
 
 # How each model trains: Adam's learning rate, and the CLI's batch size.
