@@ -98,7 +98,7 @@ def build_autoint(
 
 
 def build_autoint_plus(
-    features: Sequence[Feature], *, name: str = "autoint+", **kwargs: Any
+    features: Sequence[Feature], *, name: str = "autoint_plus", **kwargs: Any
 ) -> keras.Model:
     """AutoInt+: `build_autoint` with a DNN, and `MODEL_DEFAULTS["autoint+"]`.
 
@@ -108,7 +108,8 @@ def build_autoint_plus(
 
     Args:
         features: the feature specs, one per field.
-        name: the model's name. Defaults to `"autoint+"`.
+        name: the model's name. Defaults to `"autoint_plus"` (TensorFlow
+            takes no `+` in a name).
         **kwargs: any `build_autoint` argument, overriding these defaults.
 
     Returns:

@@ -135,6 +135,7 @@ TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
     for name in MODEL_DEFAULTS
 }
 TRAINING_DEFAULTS["sparse_fm"] = TRAINING_DEFAULTS["fm"]
+TRAINING_DEFAULTS["autoint_plus"] = TRAINING_DEFAULTS["autoint+"]  # its model name
 # A model not built by a builder of this package.
 FALLBACK_TRAINING = {"learning_rate": 1e-3, "batch_size": 4096}
 
@@ -143,8 +144,8 @@ def training_defaults(model_name: str) -> dict[str, Any]:
     """The learning rate and batch size of a model built as ``model_name``.
 
     Args:
-        model_name: a key of `MODEL_DEFAULTS` or `"sparse_fm"`; the builders
-            name their models so.
+        model_name: the name the builders give their models: a key of
+            `MODEL_DEFAULTS`, `"sparse_fm"` or `"autoint_plus"`.
 
     Returns:
         ``{"learning_rate": ..., "batch_size": ...}``; Adam's 1e-3 and 4096

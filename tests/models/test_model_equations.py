@@ -129,7 +129,8 @@ def ffm_terms(model, data):
 def deepfm_terms(model, data, units):
     """Guo et al. (2017) Eq. (1): first order + FM + DNN on the field vectors."""
     v = field_vectors(model.get_layer("embedding").embeddings, data)
-    deep = dense(model, "dnn_logit", tower(model, flat(v), units))[:, 0]
+    hidden = tower(model, flat(v), units, batch_normed=True)  # the default
+    deep = dense(model, "dnn_logit", hidden)[:, 0]
     return {**fm_terms(model, data), "deep": deep}
 
 
@@ -142,9 +143,10 @@ def xdeepfm_terms(model, data, units):
         np.asarray(k, np.float64).reshape(-1, 4, k.shape[1]) for k in cin.kernels
     ]
     biases = [np.asarray(b, np.float64) for b in cin.biases]
-    pooled = cin_reference(v, kernels, biases, "relu", split_half=True)
+    pooled = cin_reference(v, kernels, biases, "relu", split_half=cin.split_half)
     explicit = dense(model, "cin_logit", pooled)[:, 0]
-    deep = dense(model, "dnn_logit", tower(model, flat(v), units))[:, 0]
+    hidden = tower(model, flat(v), units, batch_normed=True)
+    deep = dense(model, "dnn_logit", hidden)[:, 0]
     return {"first": first_order(layer, data), "cin": explicit, "deep": deep}
 
 
@@ -173,12 +175,15 @@ def autoint_terms(model, data, num_layers, num_heads, units=()):
     """Song et al. (2019) Eqs. (5)-(9); with ``units``, AutoInt+'s DNN added."""
     v = field_vectors(model.get_layer("embedding").embeddings, data)
     attended = v
-    for index in range(num_layers):
-        wq, wk, wv, wres = weights(model, f"interacting_{index}")
-        attended = interacting_reference(attended, wq, wk, wv, wres, num_heads, False)
+    for index in range(num_layers):  # scaled, layer-normed: the defaults
+        wq, wk, wv, wres, gamma, beta = weights(model, f"interacting_{index}")
+        attended = interacting_reference(
+            attended, wq, wk, wv, wres, num_heads, True, norm=(gamma, beta)
+        )
     terms = {"attention": dense(model, "attention_logit", flat(attended))[:, 0]}
     if units:
-        terms["deep"] = dense(model, "dnn_logit", tower(model, flat(v), units))[:, 0]
+        hidden = tower(model, flat(v), units, batch_normed=True)
+        terms["deep"] = dense(model, "dnn_logit", hidden)[:, 0]
     return terms
 
 
@@ -196,7 +201,7 @@ CASES = {
     "ffm": ({}, ffm_terms),
     "deepfm": ({"dnn_units": (8, 4)}, lambda m, d: deepfm_terms(m, d, (8, 4))),
     "xdeepfm": (
-        {"dnn_units": (6,), "cin_layer_sizes": (4, 3)},
+        {"dnn_units": (6,), "cin_layer_sizes": (4, 3), "cin_split_half": True},
         lambda m, d: xdeepfm_terms(m, d, (6,)),
     ),
     "afm": ({"attention_units": 5}, afm_terms),

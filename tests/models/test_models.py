@@ -7,7 +7,8 @@ import tensorflow as tf
 
 from keras_fm.datasets import make_fm_data
 from keras_fm.features import IdFeature, LookupFeature, NumericFeature
-from keras_fm.models import BUILDERS, build_fm, compile_for_task
+from keras_fm.models import BUILDERS, MODEL_DEFAULTS, build_fm, compile_for_task
+from keras_fm.models.defaults import normal
 from keras_fm.ranking import PairwiseRanker, bpr_loss
 from tests.layer_checklist import randomize_weights
 
@@ -55,6 +56,22 @@ def batch(n=16, seed=0):
     }
 
 
+def for_tiny_data(name):
+    """No whole-table L2, dropout or batch norm, and N(0, 0.01) vectors: the
+    defaults are for real data sizes, and these tests fit 64 rows in 20-30
+    full-batch steps at a high learning rate (batch norm's moving statistics
+    would lag behind, and N(0, 1e-4) vectors start too flat)."""
+    options = {
+        "embeddings_regularizer": None,
+        "weights_regularizer": None,
+        "embeddings_initializer": normal(0.01),
+    }
+    for option in ("dropout", "batch_norm"):
+        if option in MODEL_DEFAULTS[name]:
+            options[option] = type(MODEL_DEFAULTS[name][option])(0)
+    return options
+
+
 def build(name, **kwargs):
     builder = BUILDERS[name.rstrip("+")]
     return builder(specs(), embedding_dim=4, **{**SMALL[name], **kwargs})
@@ -74,7 +91,9 @@ def test_binary_model_outputs_sigmoid_of_its_logit(name):
 def test_trains_saves_and_reloads(name, tmp_path):
     keras.utils.set_random_seed(0)
     model = compile_for_task(
-        build(name), "binary", optimizer=keras.optimizers.Adam(0.05)
+        build(name, **for_tiny_data(name)),
+        "binary",
+        optimizer=keras.optimizers.Adam(0.05),
     )
     data = batch(64)
     labels = (data["age"].numpy()[:, 0] > 35).astype("float32")
@@ -96,7 +115,7 @@ def test_trains_saves_and_reloads(name, tmp_path):
 def test_regression_trains_saves_and_reloads(name, tmp_path):
     keras.utils.set_random_seed(0)
     model = compile_for_task(
-        build(name, task="regression", output_range=(0.0, 10.0)),
+        build(name, task="regression", output_range=(0.0, 10.0), **for_tiny_data(name)),
         "regression",
         optimizer=keras.optimizers.Adam(0.05),
     )
@@ -117,7 +136,7 @@ def test_regression_trains_saves_and_reloads(name, tmp_path):
 def test_ranking_trains_saves_and_reloads(name, tmp_path):
     """BPR on (positive, negative) pairs: any model's logit is a scorer."""
     keras.utils.set_random_seed(0)
-    model = build(name)
+    model = build(name, **for_tiny_data(name))
     ranker = PairwiseRanker(keras.Model(model.inputs, model.get_layer("logit").output))
     ranker.compile(keras.optimizers.Adam(0.05), bpr_loss())
     positives = batch(64, seed=1)
