@@ -1,6 +1,8 @@
 """Quickstart: an FM + CIN click model from the core layers, trained and exported.
 
-Run with ``python examples/quickstart.py [OUTPUT_DIR]``.
+Run with ``.venv/bin/python examples/quickstart.py [OUTPUT_DIR]``; it writes
+the model under ``runs/quickstart`` (a folder git ignores) unless told
+otherwise, and prints where.
 """
 
 import sys
@@ -13,7 +15,7 @@ from keras_fm.datasets import make_fm_data
 from keras_fm.layers import CIN, FMInteraction
 
 
-def main(output_dir: str = "quickstart_model") -> None:
+def main(output_dir: str = "runs/quickstart") -> None:
     data = make_fm_data(50_000, seed=0)  # 8 categorical fields, known true FM
     train, test = data.split(0.9)
     offsets = np.cumsum([0, *data.vocabulary_sizes[:-1]])  # one id space for all
@@ -36,6 +38,7 @@ def main(output_dir: str = "quickstart_model") -> None:
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     model.save(f"{output_dir}/model.keras")  # reloads with no custom_objects
     model.export(f"{output_dir}/saved_model/1", verbose=False)  # for TF Serving
+    print(f"wrote {output_dir}/model.keras and {output_dir}/saved_model/1")
 
 
 if __name__ == "__main__":

@@ -17,5 +17,6 @@ def test_quickstart_runs_and_exports(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "'auc'" in result.stdout
+    assert f"wrote {tmp_path}/model.keras" in result.stdout
     assert (tmp_path / "model.keras").is_file()
     assert (tmp_path / "saved_model" / "1" / "saved_model.pb").is_file()

@@ -1,3 +1,4 @@
+import importlib
 import importlib.metadata
 import inspect
 
@@ -61,3 +62,26 @@ def test_every_init_argument_is_a_public_attribute_in_the_config(cls):
     for parameter in parameters:
         assert hasattr(layer, parameter.name)
         assert parameter.name in config
+
+
+PACKAGES = (
+    "data", "datasets", "features", "layers", "models", "optimizers", "ranking",
+    "export", "serving",
+)  # fmt: skip
+
+
+def public_functions():
+    for package in PACKAGES:
+        module = importlib.import_module(f"keras_fm.{package}")
+        for name in module.__all__:
+            value = getattr(module, name)
+            if inspect.isfunction(value):
+                yield pytest.param(value, id=f"{package}.{name}")
+
+
+@pytest.mark.parametrize("function", list(public_functions()))
+def test_public_function_docstring_has_args_and_returns(function):
+    doc = inspect.getdoc(function) or ""
+    if inspect.signature(function).parameters:
+        assert "\nArgs:\n" in doc, function.__qualname__
+    assert "\nReturns:\n" in doc, function.__qualname__

@@ -58,6 +58,13 @@ def criteo_features(num_bins: int = 1 << 20) -> list[Feature]:
     I1..I13 become `NumericFeature(transform="log")` (counts are heavy-tailed;
     a missing count contributes nothing) and C1..C26
     `HashedFeature(num_bins=num_bins)` each.
+
+    Args:
+        num_bins: int. Hash bins of each categorical column. Defaults to
+            `2**20`.
+
+    Returns:
+        39 feature specs: ``I1`` ... ``I13``, then ``C1`` ... ``C26``.
     """
     return [
         NumericFeature(name, transform="log") for name in CRITEO_NUMERIC_COLUMNS

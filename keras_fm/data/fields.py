@@ -22,6 +22,13 @@ def split_fields(
     ragged list of its feature ids and their values, in file order. Use with
     `libffm_features`.
 
+    Args:
+        num_fields: int. The number of fields; a field index beyond it is an
+            error of the reader.
+
+    Returns:
+        A function ``(features, labels) -> (per-field features, labels)``.
+
     Example (``read_libffm`` from `keras_fm.data`)::
 
         dataset = read_libffm("train.ffm", task="binary", num_fields=39)
@@ -53,6 +60,14 @@ def libffm_features(num_fields: int, num_features: int) -> list[Feature]:
     model exactly when a row has at most one feature per field (as in the
     Criteo and Avazu files); pairs of two features of the same field are not
     modeled.
+
+    Args:
+        num_fields: int. The number of fields.
+        num_features: int. The size of the global id space.
+
+    Returns:
+        ``num_fields`` specs named ``field_0``, ``field_1``, ..., weighted by
+        ``field_k_value``.
     """
     return [
         IdFeature(
@@ -77,6 +92,12 @@ def split_positions(
     (the output of `read_libsvm`) into ``{"field_0": ids, "field_0_value":
     values, ...}``, each `(batch,)`, for `position_features`. A row with a
     different number of pairs fails with an error naming the count.
+
+    Args:
+        num_fields: int. The number of pairs of every row.
+
+    Returns:
+        A function ``(features, labels) -> (per-field features, labels)``.
     """
 
     def split(features: dict[str, Any], labels: Any) -> tuple[dict[str, Any], Any]:
@@ -105,6 +126,14 @@ def position_features(num_fields: int, num_features: int) -> list[Feature]:
     The ids of a libsvm file are global, so the fields share one table of
     ``num_features + 1`` rows, and each id is weighted by its value (for
     one-hot files such as frappe, all values are 1).
+
+    Args:
+        num_fields: int. The number of pairs (fields) per row.
+        num_features: int. The size of the global id space.
+
+    Returns:
+        ``num_fields`` specs named ``field_0``, ``field_1``, ..., weighted by
+        ``field_k_value``.
     """
     return [
         IdFeature(

@@ -18,6 +18,12 @@ def resolve_paths(paths: PathLike | Sequence[PathLike]) -> list[str]:
     Order is kept (each glob's matches sorted), so the examples of a reader
     come in a reproducible order.
 
+    Args:
+        paths: a path, a glob, or a list of them.
+
+    Returns:
+        The matching files, as strings.
+
     Raises:
         FileNotFoundError: naming the path or pattern that matched no file.
     """

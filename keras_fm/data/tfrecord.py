@@ -213,6 +213,11 @@ def infer_schema(
     some records) a ragged list. `schema_from_json` turns the result into
     the schema `read_tfrecord` takes.
 
+    Args:
+        paths: a file, a glob or a list of them.
+        label_key: the label's feature name, left out. Defaults to `"label"`.
+        max_records: the most records read. Defaults to `10000`.
+
     Returns:
         ``{name: {"dtype": "int64" | "float32" | "string", "ragged": bool}}``
         for every feature but the label.
@@ -266,7 +271,15 @@ def infer_schema(
 
 
 def schema_from_json(described: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The `read_tfrecord` schema of an `infer_schema` description."""
+    """The `read_tfrecord` schema of an `infer_schema` description.
+
+    Args:
+        described: ``{name: {"dtype": ..., "ragged": bool}}``, as
+            `infer_schema` returns it (e.g. read back from JSON).
+
+    Returns:
+        ``{name: tf.io.FixedLenFeature or tf.io.RaggedFeature}``.
+    """
     dtypes = {"int64": tf.int64, "float32": tf.float32, "string": tf.string}
     return {
         name: tf.io.RaggedFeature(dtypes[entry["dtype"]], row_splits_dtype=tf.int64)

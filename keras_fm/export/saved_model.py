@@ -42,6 +42,13 @@ def write_warmup_requests(
     One request of the first row alone and one of all rows, so that the
     server traces both a batch of one and a larger batch before it serves.
 
+    Args:
+        path: the records file to write
+            (``assets.extra/tf_serving_warmup_requests``).
+        rows: the example rows, ``{input name: value}`` each.
+        signature: the model's `Signature`.
+        model_name: the model name in the requests. Defaults to `"model"`.
+
     Returns:
         The number of records written.
     """

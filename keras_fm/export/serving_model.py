@@ -54,6 +54,12 @@ def serving_signature(model: keras.Model) -> Signature:
     feature's ``pad_value``; for lists without a spec, as the ``ids`` of
     `build_sparse_fm`, -1). Lists of weights are padded with 0 and follow the
     padding of their ids.
+
+    Args:
+        model: the model to export.
+
+    Returns:
+        Its `keras_fm.serving.Signature`.
     """
     features = model_features(model)
     weight_of = {

@@ -30,6 +30,12 @@ def edge_feature(feature: Feature) -> Feature:
     vocabulary count + line number, 0 for unknown values) or the hash would
     give. Other specs (ids, numeric, bucketized) are kept: their
     preprocessing is built-in.
+
+    Args:
+        feature: a feature spec of the model.
+
+    Returns:
+        The spec of the edge model's input.
     """
     if isinstance(feature, (LookupFeature, HashedFeature)):
         return IdFeature(
@@ -52,6 +58,13 @@ def edge_inputs(model: keras.Model, inputs: Mapping[str, Any]) -> dict[str, Any]
     feature's ``pad_value`` otherwise, 0 for weights) and single values are
     `(batch, 1)`. Use it for int8 calibration data and to check an app's
     preprocessing.
+
+    Args:
+        model: the trained model (not its edge version).
+        inputs: ``{name: raw values}``, as the model takes them.
+
+    Returns:
+        ``{name: NumPy array}`` in the edge model's layout.
     """
     result: dict[str, Any] = {}
     for layer in field_input_layers(model):
@@ -95,6 +108,12 @@ def edge_model(model: keras.Model) -> keras.Model:
     the feature's ``pad_value``; -1 for features that were lookups), and
     lookup / hashed features take row indices (see `edge_feature`). The
     weights are ``model``'s.
+
+    Args:
+        model: a model of `keras_fm.models` (or built from feature specs).
+
+    Returns:
+        The edge `keras.Model`, sharing ``model``'s weights.
     """
     features = [
         edge_feature(f) for layer in field_input_layers(model) for f in layer.features

@@ -18,7 +18,14 @@ _RENAME_EXCHANGE = 2
 
 
 def existing_versions(base_path: str | os.PathLike) -> list[int]:
-    """The version numbers under a TF Serving model base path, sorted."""
+    """The version numbers under a TF Serving model base path, sorted.
+
+    Args:
+        base_path: the model base path.
+
+    Returns:
+        The integer names of its subfolders, ascending.
+    """
     if not os.path.isdir(base_path):
         return []
     return sorted(int(n) for n in os.listdir(base_path) if re.fullmatch(r"\d+", n))

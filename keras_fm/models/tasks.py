@@ -45,6 +45,14 @@ def log_loss(y_true: Any, y_pred: Any) -> Any:
 
 
 def task_loss(task: str) -> Any:
+    """The loss a task trains with: log loss (binary) or mean squared error.
+
+    Args:
+        task: `"binary"` or `"regression"`.
+
+    Returns:
+        A `keras.losses.Loss` named ``logloss`` or ``mse``.
+    """
     check_task(task)
     if task == "binary":
         return keras.losses.BinaryCrossentropy(name="logloss")
@@ -52,7 +60,14 @@ def task_loss(task: str) -> Any:
 
 
 def task_metrics(task: str) -> list[Any]:
-    """Binary: AUC and log loss. Regression: RMSE."""
+    """Binary: AUC and log loss. Regression: RMSE.
+
+    Args:
+        task: `"binary"` or `"regression"`.
+
+    Returns:
+        A list of fresh `keras.metrics` objects.
+    """
     check_task(task)
     if task == "binary":
         return [
@@ -85,7 +100,15 @@ STEPS_PER_EXECUTION = 32
 
 
 def table_entries(model: keras.Model) -> int:
-    """Entries of the model's embedding and first-order tables (rows x width)."""
+    """Entries of the model's embedding and first-order tables (rows x width).
+
+    Args:
+        model: the model.
+
+    Returns:
+        The entries of its `FieldEmbedding`, `FieldAwareEmbedding` and
+        `SparseFM` tables, each table counted once.
+    """
     from keras_fm.layers import SparseFM
     from keras_fm.layers.field_input_layer import FieldInputLayer
 
@@ -168,7 +191,14 @@ def default_optimizer(
 
 
 def default_steps_per_execution(model: keras.Model) -> int:
-    """`STEPS_PER_EXECUTION` for tables of at most `DENSE_UPDATE_ENTRIES`, else 1."""
+    """`STEPS_PER_EXECUTION` for tables of at most `DENSE_UPDATE_ENTRIES`, else 1.
+
+    Args:
+        model: the model.
+
+    Returns:
+        The ``steps_per_execution`` to compile ``model`` with.
+    """
     return STEPS_PER_EXECUTION if table_entries(model) <= DENSE_UPDATE_ENTRIES else 1
 
 

@@ -19,6 +19,10 @@ def keep_positives() -> Callable[[dict[str, Any], Any], tuple[dict[str, Any], An
     interaction); files with binary labels can be used as they are, their
     negative rows being left out of the positives (count them with
     `count_positives`).
+
+    Returns:
+        A function ``(features, labels) -> (features, labels)`` of the rows
+        with label > 0.
     """
 
     def keep(features: dict[str, Any], labels: Any) -> tuple[dict[str, Any], Any]:
@@ -35,7 +39,14 @@ def keep_positives() -> Callable[[dict[str, Any], Any], tuple[dict[str, Any], An
 
 
 def count_positives(dataset: tf.data.Dataset) -> tuple[int, int]:
-    """``(positive rows, all rows)`` of a dataset of ``(features, labels)``."""
+    """``(positive rows, all rows)`` of a dataset of ``(features, labels)``.
+
+    Args:
+        dataset: a `tf.data.Dataset` of ``(features, labels)`` batches.
+
+    Returns:
+        The rows with label > 0, and all rows.
+    """
     positives, total = 0, 0
     for _, labels in dataset:
         values = labels.numpy().reshape(-1)
@@ -50,13 +61,27 @@ def pairwise_accuracy(y_true: Any, y_pred: Any) -> Any:
 
     For a `PairwiseRanker`, whose output is ``score(pos) - score(neg)``.
     ``y_true`` (all ones) is ignored.
+
+    Args:
+        y_true: ignored.
+        y_pred: ``score(pos) - score(neg)`` per pair.
+
+    Returns:
+        The share of pairs with ``y_pred > 0``.
     """
     del y_true
     return keras.ops.cast(keras.ops.reshape(y_pred, [-1]) > 0, "float32")
 
 
 def concat_batches(dataset: tf.data.Dataset) -> dict[str, Any]:
-    """All the feature batches of a dataset, concatenated along rows."""
+    """All the feature batches of a dataset, concatenated along rows.
+
+    Args:
+        dataset: a `tf.data.Dataset` of ``(features, labels)`` batches.
+
+    Returns:
+        ``{name: NumPy array}`` of every feature's rows.
+    """
     parts: dict[str, list[Any]] = {}
     for features, _ in dataset:
         for name, value in features.items():
@@ -69,7 +94,16 @@ def concat_batches(dataset: tf.data.Dataset) -> dict[str, Any]:
 def seen_items(
     examples: dict[str, Any], user_feature: str, item_feature: str
 ) -> dict[int, set[int]]:
-    """``{user: {items}}`` of a dict of concatenated batches."""
+    """``{user: {items}}`` of a dict of concatenated batches.
+
+    Args:
+        examples: ``{name: array}`` of concatenated batches.
+        user_feature: the name of the user id input.
+        item_feature: the name of the item id input.
+
+    Returns:
+        ``{user id: {item ids}}``.
+    """
     users = _one_per_row(examples[user_feature], user_feature)
     items = _one_per_row(examples[item_feature], item_feature)
     seen: dict[int, set[int]] = {}
@@ -81,7 +115,16 @@ def seen_items(
 def save_catalog(
     path: str | Path, catalog: ItemCatalog, seen: dict[int, set[int]] | None = None
 ) -> None:
-    """Writes a catalog (and the users' seen items) to one ``.npz`` file."""
+    """Writes a catalog (and the users' seen items) to one ``.npz`` file.
+
+    Args:
+        path: the ``.npz`` file to write.
+        catalog: the `ItemCatalog`.
+        seen: Optional ``{user: {items}}``. Defaults to None (none).
+
+    Returns:
+        None.
+    """
     arrays: dict[str, np.ndarray] = {"item_ids": np.asarray(catalog.item_ids)}
     names = []
     for name, table in catalog.attributes.items():
@@ -100,7 +143,14 @@ def save_catalog(
 
 
 def load_catalog(path: str | Path) -> tuple[ItemCatalog, dict[int, set[int]]]:
-    """The catalog and seen items written by `save_catalog`."""
+    """The catalog and seen items written by `save_catalog`.
+
+    Args:
+        path: the ``.npz`` file.
+
+    Returns:
+        ``(catalog, seen)``: the `ItemCatalog` and ``{user: {items}}``.
+    """
     with np.load(path) as stored:
         attributes: dict[str, Any] = {}
         for name in stored["names"].tolist():

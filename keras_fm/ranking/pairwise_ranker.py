@@ -49,5 +49,9 @@ class PairwiseRanker(keras.Model):
 
 
 def bpr_loss() -> keras.losses.Loss:
-    """``-log sigmoid(difference)`` for labels of one: BPR's loss."""
+    """``-log sigmoid(difference)`` for labels of one: BPR's loss.
+
+    Returns:
+        A `keras.losses.Loss` taking ``(ones, score(pos) - score(neg))``.
+    """
     return keras.losses.BinaryCrossentropy(from_logits=True, name="bpr")

@@ -110,7 +110,14 @@ def rest_body(
 
 
 def parse_predict_response(response: Any) -> dict[str, np.ndarray]:
-    """The outputs of a gRPC `PredictResponse`, as NumPy arrays by name."""
+    """The outputs of a gRPC `PredictResponse`, as NumPy arrays by name.
+
+    Args:
+        response: a `tensorflow_serving.apis.predict_pb2.PredictResponse`.
+
+    Returns:
+        ``{output name: array}``.
+    """
     return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
 
 
@@ -120,6 +127,12 @@ def parse_rest_response(body: str | bytes | Mapping[str, Any]) -> dict[str, np.n
     Both answer forms are read: ``{"predictions": [...]}`` (to an
     ``instances`` request; a list of per-example objects when the model has
     several outputs) and ``{"outputs": {...}}`` (to an ``inputs`` request).
+
+    Args:
+        body: the response body, text, bytes or parsed JSON.
+
+    Returns:
+        ``{output name: array}``.
 
     Raises:
         ValueError: for an ``{"error": ...}`` answer, with the server's text.
