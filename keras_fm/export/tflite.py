@@ -15,6 +15,7 @@ import tensorflow as tf
 from keras_fm.export.serving_model import field_input_layers
 from keras_fm.features import Feature, HashedFeature, IdFeature, LookupFeature
 from keras_fm.layers.field_input_layer import FieldInputLayer
+from keras_fm.layers.sparse_fm import SparseFM
 from keras_fm.models.inputs import feature_inputs
 
 QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
@@ -106,8 +107,9 @@ def edge_model(model: keras.Model) -> keras.Model:
 
     Every list input becomes a dense `(batch, length)` input (padded with
     the feature's ``pad_value``; -1 for features that were lookups), and
-    lookup / hashed features take row indices (see `edge_feature`). The
-    weights are ``model``'s.
+    lookup / hashed features take row indices (see `edge_feature`). A
+    `build_sparse_fm` model takes dense ``ids`` (padded with -1) and
+    ``values`` (padded with 0). The weights are ``model``'s.
 
     Args:
         model: a model of `keras_fm.models` (or built from feature specs).
@@ -118,12 +120,19 @@ def edge_model(model: keras.Model) -> keras.Model:
     features = [
         edge_feature(f) for layer in field_input_layers(model) for f in layer.features
     ]
-    if not features:
+    if features:
+        named = feature_inputs(features, "dense")
+    elif any(isinstance(layer, SparseFM) for layer in model._flatten_layers()):
+        named = {  # raw rows, padded: id -1 and value 0 add nothing
+            "ids": keras.Input((None,), dtype="int64", name="ids"),
+            "values": keras.Input((None,), dtype="float32", name="values"),
+        }
+    else:
         raise ValueError(
             f"Model {model.name!r} has no feature-spec embedding layer "
-            "(FieldEmbedding / FieldAwareEmbedding): TFLite export needs one."
+            "(FieldEmbedding / FieldAwareEmbedding) or SparseFM: TFLite export "
+            "needs one."
         )
-    named = feature_inputs(features, "dense")
     inputs: Any = named
     if not isinstance(model.input, dict):  # the builders' list of named inputs
         inputs = [named[tensor.name] for tensor in model.inputs]

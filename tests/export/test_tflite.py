@@ -11,7 +11,7 @@ from ai_edge_litert.interpreter import Interpreter
 from keras_fm.export import edge_inputs, to_tflite
 from keras_fm.features import HashedFeature, IdFeature, NumericFeature
 from keras_fm.layers import FieldEmbedding
-from keras_fm.models import build_deepfm, feature_inputs
+from keras_fm.models import build_deepfm, build_sparse_fm, feature_inputs
 from tests.export.test_saved_model import randomize_trainable
 from tests.models.test_models import SMALL, batch, build
 
@@ -32,6 +32,32 @@ def test_float_tflite_equals_keras(name, tmp_path):
     got = run_tflite(info["path"], edge_inputs(model, data))
     np.testing.assert_allclose(got, want, atol=1e-5)
     assert np.ptp(want) > 1e-4
+
+
+def test_sparse_fm_tflite_takes_padded_rows(tmp_path):
+    """FM over raw libsvm rows: ids padded with -1, values with 0; an id
+    beyond the table takes the out-of-vocabulary row, as in Keras."""
+    model = build_sparse_fm(50, embedding_dim=4)
+    randomize_trainable(model, seed=3)
+    rows = [[3, 17, 42], [5], [7, 60]]
+    values = [[1.0, 0.5, 2.0], [1.0], [0.25, 3.0]]
+    want = model(
+        {
+            "ids": tf.ragged.constant(rows, dtype="int64"),
+            "values": tf.ragged.constant(values, dtype="float32"),
+        }
+    ).numpy()
+    to_tflite(model, tmp_path / "fm.tflite")
+    padded_ids = np.full((3, 3), -1, "int64")
+    padded_values = np.zeros((3, 3), "float32")
+    for row, (ids, weights) in enumerate(zip(rows, values, strict=True)):
+        padded_ids[row, : len(ids)] = ids
+        padded_values[row, : len(ids)] = weights
+    got = run_tflite(
+        tmp_path / "fm.tflite", {"ids": padded_ids, "values": padded_values}
+    )
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert np.std(want) > 0.01
 
 
 def test_edge_inputs_are_the_lookup_indices_in_the_vocabulary_files(tmp_path):
