@@ -1,12 +1,12 @@
 """The Criteo display-advertising layout: 13 count columns, 26 hashed categories."""
 
 from collections.abc import Sequence
-from typing import Any
 
 import tensorflow as tf
 
 from keras_fm.data.csv_reader import read_csv
 from keras_fm.data.files import PathLike
+from keras_fm.data.pipeline import Cache
 from keras_fm.features import Feature, HashedFeature, NumericFeature
 
 CRITEO_NUMERIC_COLUMNS = tuple(f"I{i}" for i in range(1, 14))
@@ -19,7 +19,12 @@ def read_criteo(
     *,
     header: bool = False,
     field_delim: str = "\t",
-    **kwargs: Any,
+    batch_size: int = 256,
+    shuffle_buffer: int = 0,
+    seed: int | None = None,
+    drop_remainder: bool = False,
+    on_error: str = "raise",
+    cache: Cache = False,
 ) -> tf.data.Dataset:
     """Reads Criteo-layout files: label, I1..I13, C1..C26, any cell may be empty.
 
@@ -34,8 +39,8 @@ def read_criteo(
         header: bool. Whether the files start with a header line. Defaults to
             `False`.
         field_delim: str. Defaults to tab.
-        **kwargs: further `keras_fm.data.read_csv` arguments (`batch_size`,
-            `shuffle_buffer`, `on_error`, ...).
+        batch_size, shuffle_buffer, seed, drop_remainder, on_error, cache: as
+            `keras_fm.data.read_csv`.
 
     Returns:
         The `read_csv` dataset: 39 features and binary labels.
@@ -48,7 +53,12 @@ def read_criteo(
         header=header,
         field_delim=field_delim,
         numeric_columns=CRITEO_NUMERIC_COLUMNS,
-        **kwargs,
+        batch_size=batch_size,
+        shuffle_buffer=shuffle_buffer,
+        seed=seed,
+        drop_remainder=drop_remainder,
+        on_error=on_error,
+        cache=cache,
     )
 
 

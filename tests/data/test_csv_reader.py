@@ -150,6 +150,16 @@ def test_reads_deepctr_criteo_sample(shared_data):
     assert math.isnan(features["I1"][0]) and features["I3"][0] == 260.0
 
 
+def test_read_criteo_shows_its_arguments(tmp_path):
+    """No hidden ``**kwargs``: the task is binary, and a second one is refused."""
+    write_lines(tmp_path / "day_0", ["1" + "\t" * 39])
+    with pytest.raises(TypeError, match="task"):
+        read_criteo(tmp_path / "day_0", task="regression")
+    batches = read_criteo(tmp_path / "day_0", batch_size=1, shuffle_buffer=10, seed=1)
+    [(_, labels)] = list(batches)
+    assert labels.numpy().tolist() == [1.0]
+
+
 BAD_CSV = {
     "wrong_column_count": ("1,2", "wrong number of columns", "1,2"),
     "non_numeric_value": ("1,abc,x", "non-numeric value", "v=abc"),
