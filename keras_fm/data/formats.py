@@ -114,7 +114,7 @@ class DataFormat:
             return read_tfrecord(
                 paths,
                 schema=schema_from_json(self.schema),
-                label_key=self.label_column or LABEL_KEY,
+                label_column=self.label_column or LABEL_KEY,
                 cache=cache,
                 **common,
             )
@@ -193,7 +193,7 @@ class DataFormat:
     def infer_sizes(self, paths: PathLike | Sequence[PathLike]) -> "DataFormat":
         """Fills ``num_features``, ``num_fields`` or the TFRecord schema from data."""
         if self.format == "tfrecord" and self.schema is None:
-            schema = infer_schema(paths, label_key=self.label_column or LABEL_KEY)
+            schema = infer_schema(paths, label_column=self.label_column or LABEL_KEY)
             return dataclasses.replace(self, schema=schema).infer_sizes(paths)
         if self.fields_by_position and self.layout != "libsvm":
             raise ValueError(

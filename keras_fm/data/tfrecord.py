@@ -107,7 +107,7 @@ def write_tfrecord(dataset: tf.data.Dataset, path: PathLike) -> dict[str, Any]:
 def convert_to_tfrecord(
     paths: PathLike | Sequence[PathLike],
     output: PathLike,
-    format: str,
+    file_format: str,
     **reader_kwargs: Any,
 ) -> dict[str, Any]:
     """Converts libsvm, libffm or CSV files to one TFRecord file of tf.Examples.
@@ -118,7 +118,7 @@ def convert_to_tfrecord(
     Args:
         paths: the text files (paths, globs or a list).
         output: the TFRecord file (``.gz`` for GZIP).
-        format: `"libsvm"`, `"libffm"` or `"csv"`.
+        file_format: `"libsvm"`, `"libffm"` or `"csv"`.
         **reader_kwargs: arguments of the format's reader (e.g. `label_column`
             for CSV, `on_error`).
 
@@ -133,12 +133,12 @@ def convert_to_tfrecord(
         "libffm": read_libffm,
         "csv": read_csv,
     }
-    if format not in readers:
+    if file_format not in readers:
         raise ValueError(
-            f"`format` must be one of {sorted(readers)}. Received: {format!r}"
+            f"`file_format` must be one of {sorted(readers)}. Received: {file_format!r}"
         )
     reader_kwargs = {"batch_size": 1024, **reader_kwargs, "task": "regression"}
-    return write_tfrecord(readers[format](paths, **reader_kwargs), output)
+    return write_tfrecord(readers[file_format](paths, **reader_kwargs), output)
 
 
 def read_tfrecord(
@@ -146,7 +146,7 @@ def read_tfrecord(
     *,
     schema: Mapping[str, Any],
     task: str,
-    label_key: str = LABEL_KEY,
+    label_column: str = LABEL_KEY,
     batch_size: int = 256,
     shuffle_buffer: int = 0,
     seed: int | None = None,
@@ -163,7 +163,7 @@ def read_tfrecord(
             `tf.io.RaggedFeature` or `tf.io.VarLenFeature` (as returned by
             `write_tfrecord`). The label needs no entry.
         task: `"binary"` or `"regression"`.
-        label_key: the label's feature name. Defaults to `"label"`.
+        label_column: the label's feature name. Defaults to `"label"`.
         batch_size, shuffle_buffer, seed, drop_remainder, num_parallel_calls,
             cache: as `keras_fm.data.read_libsvm`.
 
@@ -176,7 +176,7 @@ def read_tfrecord(
     check_cache(cache)
     files = resolve_paths(paths)
     spec = dict(schema)
-    spec[label_key] = tf.io.FixedLenFeature([], tf.float32)
+    spec[label_column] = tf.io.FixedLenFeature([], tf.float32)
     records = tf.data.Dataset.from_tensor_slices(
         (files, [compression_of(f) for f in files])
     ).flat_map(lambda path, compression: tf.data.TFRecordDataset(path, compression))
@@ -187,13 +187,13 @@ def read_tfrecord(
 
     def parse(serialized: Any) -> tuple[dict[str, Any], Any]:
         features = tf.io.parse_example(serialized, spec)
-        labels = features.pop(label_key)
+        labels = features.pop(label_column)
         return features, task_labels(labels, task)
 
     batches = records.batch(batch_size, drop_remainder=drop_remainder).map(
         parse, num_parallel_calls=num_parallel_calls, deterministic=True
     )
-    settings = ["tfrecord", spec, task, label_key, batch_size, drop_remainder]
+    settings = ["tfrecord", spec, task, label_column, batch_size, drop_remainder]
     key = cache_key(files, settings)
     return cache_batches(batches, cache, key, shuffle_buffer, batch_size, seed)
 
@@ -203,7 +203,7 @@ _KINDS = {"int64_list": "int64", "float_list": "float32", "bytes_list": "string"
 
 def infer_schema(
     paths: PathLike | Sequence[PathLike],
-    label_key: str = LABEL_KEY,
+    label_column: str = LABEL_KEY,
     max_records: int = 10_000,
 ) -> dict[str, dict[str, Any]]:
     """A JSON-ready description of the features of tf.Example TFRecord files.
@@ -215,7 +215,7 @@ def infer_schema(
 
     Args:
         paths: a file, a glob or a list of them.
-        label_key: the label's feature name, left out. Defaults to `"label"`.
+        label_column: the label's feature name, left out. Defaults to `"label"`.
         max_records: the most records read. Defaults to `10000`.
 
     Returns:
@@ -223,7 +223,7 @@ def infer_schema(
         for every feature but the label.
 
     Raises:
-        ValueError: naming the file, if it holds no record, no ``label_key``,
+        ValueError: naming the file, if it holds no record, no ``label_column``,
             or a feature whose type changes between records.
     """
     files = resolve_paths(paths)
@@ -237,7 +237,7 @@ def infer_schema(
             records += 1
             for name, feature in example.features.feature.items():
                 kind = feature.WhichOneof("kind")
-                if name == label_key:
+                if name == label_column:
                     labelled = True
                     continue
                 if kind is None:
@@ -259,7 +259,7 @@ def infer_schema(
         raise ValueError(f"{files[0]}: no tf.Example records")
     if not labelled:
         raise ValueError(
-            f"{files[0]}: no label feature {label_key!r} in the records read"
+            f"{files[0]}: no label feature {label_column!r} in the records read"
         )
     return {
         name: {

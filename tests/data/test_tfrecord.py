@@ -80,7 +80,7 @@ def test_csv_round_trips_through_tfrecord(tmp_path):
 
 
 def test_unknown_format():
-    with pytest.raises(ValueError, match="`format` must be one of"):
+    with pytest.raises(ValueError, match="`file_format` must be one of"):
         convert_to_tfrecord(__file__, "x.tfrecord", "parquet")
 
 
@@ -101,7 +101,7 @@ def test_infer_schema_and_data_format_layouts(tmp_path):
         integer_columns=["user"],
         multivalent_columns={"tags": "|"},
     )
-    described = infer_schema(tmp_path / "a.tfrecord", label_key="label")
+    described = infer_schema(tmp_path / "a.tfrecord", label_column="label")
     assert described == {
         "city": {"dtype": "string", "ragged": False},
         "price": {"dtype": "float32", "ragged": False},
@@ -120,7 +120,7 @@ def test_infer_schema_and_data_format_layouts(tmp_path):
     assert type(specs["price"]).__name__ == "NumericFeature"
     assert specs["tags"].multivalent and specs["user"].dtype == "int64"
     with pytest.raises(ValueError, match="no label feature 'clicked'"):
-        infer_schema(tmp_path / "a.tfrecord", label_key="clicked")
+        infer_schema(tmp_path / "a.tfrecord", label_column="clicked")
 
 
 @pytest.mark.parametrize(
