@@ -70,11 +70,11 @@ class EpochLog(keras.callbacks.Callback):
             if name != "learning_rate"
         )
         rate = float(self.model.optimizer.learning_rate)
-        left = (self.epochs - epoch - 1) * seconds
+        # No time-left estimate: early stopping ends most runs long before
+        # `epochs`, a bound (100 in the CLI), so one would mislead.
         self.print_fn(
             f"epoch {epoch + 1}/{self.epochs}: {steps} steps, {seconds:.1f} s, "
             f"{values}, learning rate {rate:.3g}"
-            + (f", at most {left:.0f} s left" if left else "")
         )
 
 
