@@ -1,4 +1,3 @@
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -65,17 +64,6 @@ def test_demo_output_dir_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
     )
     err = capsys.readouterr().err.strip()
     assert err.startswith("keras-fm demo: error:") and "\n" not in err
-
-
-@pytest.mark.slow
-def test_demo_prints_metrics_json_last(tmp_path, capsys):
-    code = main(
-        ["demo", "--output-dir", str(tmp_path), "--examples", "5000", "--epochs", "2"]
-    )
-    assert code == 0
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(report["test"]) == {"logloss", "auc"}
-    assert Path(report["saved_model"]).is_dir()
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,11 @@ import tensorflow as tf
 
 from keras_fm.cli import main
 from keras_fm.cli.arguments import DNN_MODELS
+from keras_fm.cli.train import _model_kwargs
 from keras_fm.data import convert_to_tfrecord
+from keras_fm.data.fields import position_features
 from keras_fm.datasets import make_fm_data
+from keras_fm.models import BUILDERS
 from tests.data.text_files import write_lines
 
 
@@ -79,7 +82,7 @@ def train_args(files, fmt, model, tmp_path, *extra):
         ),
         pytest.param("libffm", "ffm", [], marks=pytest.mark.long),
         ("csv", "xdeepfm", ["--label-column", "clicked", "--numeric-columns", "price"]),
-        ("tfrecord", "nfm", ["--min-count", "1"]),
+        ("tfrecord", "fm", ["--min-count", "1"]),
     ],
 )
 def test_train_evaluate_predict(files, tmp_path, capsys, fmt, model, extra):
@@ -124,9 +127,9 @@ def test_train_evaluate_predict(files, tmp_path, capsys, fmt, model, extra):
         and ((predictions > 0) & (predictions < 1)).all()
     )
 
-    # export: a TF Serving version with warm-up rows from the test file (and
-    # TFLite for field models), serving the predictions of `predict`.
-    extra = [] if model == "fm" else ["--tflite", tmp_path / "m.tflite"]
+    # export: a TF Serving version with warm-up rows from the test file, and
+    # TFLite, serving the predictions of `predict`.
+    extra = ["--tflite", tmp_path / "m.tflite"]
     code, out, err = run(
         capsys, "export", "--model-dir", tmp_path / "model",
         "--saved-model", tmp_path / "serving", "--sample-data", test_file, *extra,
@@ -146,8 +149,7 @@ def test_train_evaluate_predict(files, tmp_path, capsys, fmt, model, extra):
         **{k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
     )
     np.testing.assert_allclose(served["prediction"], predictions[:16], atol=1e-5)
-    if extra:
-        assert result["tflite"]["bytes"] > 0
+    assert result["tflite"]["bytes"] > 0
     code, _, err = run(
         capsys, "export", "--model-dir", tmp_path / "model",
         "--saved-model", tmp_path / "serving", "--version", "1",
@@ -341,11 +343,10 @@ def test_options_the_run_would_not_use_are_errors(
     assert not (tmp_path / "model").exists()
 
 
-def test_afm_takes_dropout(files, tmp_path, capsys):
-    args = train_args(
-        files, "libsvm", "afm", tmp_path, "--dropout", "0.3", "--fields-by-position"
-    )
-    args[args.index("--epochs") + 1] = "1"
-    code, _, err = run(capsys, *args)
-    assert code == 0, err
-    assert _layer_config(tmp_path / "model", "afm")["dropout"] == 0.3
+def test_afm_takes_dropout_as_its_attention_dropout():
+    features = position_features(3, 12)
+    options = {"embedding_dim": 4, "l2": 0.0, "table_l2": 0.0, "dropout": 0.3}
+    kwargs = _model_kwargs("afm", options, features)
+    assert kwargs["attention_dropout"] == 0.3 and "dropout" not in kwargs
+    model = BUILDERS["afm"](features, **kwargs)
+    assert model.get_layer("afm").get_config()["dropout"] == 0.3

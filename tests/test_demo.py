@@ -4,7 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_fm.demo import build_demo_model, format_report, run_demo
+from keras_fm.cli import main
+from keras_fm.demo import build_demo_model, format_report
 from keras_fm.layers import CIN, FieldAwareFM, FMInteraction
 
 
@@ -20,9 +21,18 @@ def test_demo_model_uses_the_three_core_layers():
 
 
 @pytest.mark.slow
-def test_demo_trains_evaluates_and_exports(tmp_path):
-    report = run_demo(tmp_path, num_examples=20_000, epochs=4, verbose=0)
+def test_demo_trains_evaluates_and_exports(tmp_path, capsys):
+    """The README's main job: the CLI's table, then the report as JSON last."""
+    args = ["demo", "--output-dir", str(tmp_path), "--examples", "20000"]
+    assert main([*args, "--epochs", "4"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    report = json.loads(out[-1])
+    assert out[-2].startswith("SavedModel:") and set(report["test"]) == {
+        "logloss",
+        "auc",
+    }
     assert (tmp_path / "model.keras").is_file()
+    assert report["saved_model"] == str(tmp_path / "saved_model" / "1")
     assert (tmp_path / "saved_model" / "1" / "saved_model.pb").is_file()
     assert report["saved_model_max_abs_diff"] <= 1e-5
     assert report["keras_reload_max_abs_diff"] == 0.0
@@ -33,6 +43,5 @@ def test_demo_trains_evaluates_and_exports(tmp_path):
     assert report["test"]["logloss"] > report["oracle"]["logloss"] - 0.02
     reloaded = keras.saving.load_model(tmp_path / "model.keras")
     assert isinstance(reloaded.get_layer("cin"), CIN)
-    last_line = format_report(report).splitlines()[-1]
-    assert json.loads(last_line)["test"] == report["test"]
     assert np.isfinite(report["train_seconds"])
+    assert format_report(report).splitlines()[-1] == out[-1]

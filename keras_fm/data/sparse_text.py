@@ -332,8 +332,9 @@ def read_libsvm(
             first complete pass. With a cache, ``shuffle_buffer`` shuffles
             the lines of that first pass, and then whole batches
             (``ceil(shuffle_buffer / batch_size)`` of them, reshuffled every
-            epoch): a batch keeps its lines after the first epoch. Defaults
-            to `False`.
+            epoch): a batch of ragged rows keeps its lines after the first
+            epoch (`keras_fm.data.formats.DataFormat` remixes the rows of fields
+            split out into new batches every epoch). Defaults to `False`.
         pairs_per_row: Optional int. Every row must hold exactly this many
             pairs (files read by position, one pair per field, as
             `keras_fm.data.split_positions` needs); another count is a

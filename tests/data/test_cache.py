@@ -164,3 +164,39 @@ def test_bad_cache_argument(tmp_path, cache):
     write_lines(tmp_path / "d.txt", ["1 1:1"])
     with pytest.raises(ValueError, match="`cache` must be"):
         read_libsvm(tmp_path / "d.txt", task="binary", cache=cache)
+
+
+def test_cached_field_columns_are_remixed_into_new_batches_every_epoch(tmp_path):
+    """Rows of dense columns (fields split out) are shuffled one by one after
+    the cache: each epoch holds every row once, in batches of new rows."""
+    lines = [
+        " ".join([str(row), *(f"{field * 9 + row % 7}:1" for field in range(3))])
+        for row in range(96)
+    ]
+    write_lines(tmp_path / "d.txt", lines)
+    data_format = DataFormat("libsvm", fields_by_position=True).infer_sizes(
+        tmp_path / "d.txt"
+    )
+    assert (data_format.num_features, data_format.num_fields) == (25, 3)
+    dataset = data_format.read(
+        tmp_path / "d.txt", "regression", 8, shuffle_buffer=96, seed=3, cache=True
+    )
+
+    def epoch():
+        return [tuple(sorted(labels.numpy().tolist())) for _, labels in dataset]
+
+    first, second = epoch(), epoch()
+    assert sorted(sum(first, ())) == sorted(sum(second, ())) == list(range(96))
+    assert [len(batch) for batch in first] == [8] * 12
+    assert len(set(first) & set(second)) < 3  # few batches repeat their rows
+
+
+def test_sizes_are_the_largest_id_field_and_row_length(tmp_path):
+    write_lines(tmp_path / "a.ffm", ["1 0:3:1 2:9:1", "0 1:4:0.5"])
+    write_lines(tmp_path / "b.ffm", ["1 4:12:1 0:1:1 1:2:1 3:0:1"])
+    sizes = DataFormat("libffm").infer_sizes([tmp_path / "a.ffm", tmp_path / "b.ffm"])
+    assert (sizes.num_features, sizes.num_fields) == (13, 5)
+    write_lines(tmp_path / "c.txt", ["1 5:1 2:1", "0 8:1 1:1 3:1"])
+    by_position = DataFormat("libsvm", fields_by_position=True)
+    sizes = by_position.infer_sizes(tmp_path / "c.txt")
+    assert (sizes.num_features, sizes.num_fields) == (9, 3)
