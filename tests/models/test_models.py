@@ -87,6 +87,24 @@ def test_binary_model_outputs_sigmoid_of_its_logit(name):
     np.testing.assert_allclose(prediction, tf.sigmoid(logit), rtol=1e-6)
 
 
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_binary_models_train_on_the_logit_and_serve_the_probability(jit_compile):
+    """The loss of a binary model is computed from its logit (Keras takes the
+    logit behind a sigmoid output): a confident wrong answer at logit 40
+    costs 40, not the 16.1 of a probability clipped at 1e-7, while the model
+    outputs the probability."""
+    model = build_fm(specs(), embedding_dim=2, embeddings_l2=0.0)
+    compile_for_task(model, jit_compile=jit_compile)
+    next(w for w in model.weights if w.path.endswith("bias")).assign(40.0)
+    data = batch()
+    np.testing.assert_allclose(model.predict(data, verbose=0), 1.0)
+    logit = keras.Model(model.inputs, model.get_layer("logit").output)(data)
+    scores = model.evaluate(data, np.zeros(16), verbose=0, return_dict=True)
+    expected = float(np.mean(logit))  # log(1 + e^z) ~ z for label 0
+    assert scores["loss"] == pytest.approx(expected, rel=1e-4)
+    assert scores["logloss"] == pytest.approx(expected, rel=1e-4)
+
+
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_trains_saves_and_reloads(name, tmp_path):
     keras.utils.set_random_seed(0)
