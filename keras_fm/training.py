@@ -43,8 +43,8 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
 class EpochLog(keras.callbacks.Callback):
     """One line per epoch: the true number of steps (optimizer updates, also
-    with several steps per call), the time, every logged metric, the
-    learning rate, and the time the remaining epochs would take at most.
+    with several steps per call), the time, every logged metric and the
+    learning rate.
 
     Args:
         epochs: int. The epochs ``fit`` runs at most.
