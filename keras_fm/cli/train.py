@@ -174,21 +174,12 @@ def _train(
     )  # fmt: skip
     keras.utils.set_random_seed(seed)
     data_format.check_not_empty(train_paths)
-    data_format = data_format.infer_sizes(
-        [*train_paths, *valid_paths, *settings["test"]]
-    )
     read_task = "binary" if task == "ranking" else task
+    data_format, train_data, valid_data, test_data = _read_data(
+        data_format, settings, read_task, cache
+    )
     if task == "ranking":
         ranking = check_ranking(ranking, data_format)
-    train_data = data_format.read(
-        train_paths, read_task, batch_size, shuffle_buffer=100_000, seed=seed,
-        cache=cache,
-    )  # fmt: skip
-    valid_data = (
-        data_format.read(valid_paths, read_task, batch_size, cache=cache)
-        if valid_paths
-        else None
-    )
     model = _build(model_name, task, data_format, train_data, settings)
     if task == "ranking":
         train_data, valid_data, trained, catalog, seen = ranking_data(
@@ -237,7 +228,9 @@ def _train(
         if name == "valid" and task != "ranking":
             data = valid_data  # parsed (and cached) for validation already
         else:
-            data = data_format.read(paths, read_task, batch_size)
+            data = test_data
+            if data is None:
+                data = data_format.read(paths, read_task, batch_size)
         if task == "ranking":
             return ranking_file_metrics(model, data, catalog, seen, ranking or {})
         return task_metrics(model, data, task, classes[name])
@@ -250,6 +243,37 @@ def _train(
         run["ranking"] = ranking
     write_run(out, run)
     return metrics
+
+
+def _read_data(
+    data_format: DataFormat, settings: dict[str, Any], task: str, cache: Cache
+) -> tuple[DataFormat, Any, Any, Any]:
+    """The format with its sizes, and the training, validation and test data.
+
+    The sizes (`DataFormat.infer_sizes`) take a pass over every file before
+    the data is read. Raw libsvm rows cached in memory are read first and
+    sized from the batches instead (`DataFormat.with_sizes_of`): that pass
+    fills the caches, so each file is parsed once. The test data is None when
+    it is read at the end.
+    """
+    paths = [settings[name] for name in ("train", "valid", "test")]
+    sized_later = cache is True and data_format.sized_by_reading
+    if not sized_later:
+        data_format = data_format.infer_sizes([p for group in paths for p in group])
+    batch_size, seed = settings["batch_size"], settings["seed"]
+    train = data_format.read(
+        paths[0], task, batch_size, shuffle_buffer=100_000, seed=seed, cache=cache
+    )
+    valid, test = (
+        data_format.read(group, task, batch_size, cache=cache) if group else None
+        for group in paths[1:]
+    )
+    if not sized_later:
+        return data_format, train, valid, None
+    sized = data_format.with_sizes_of(
+        [d for d in (train, valid, test) if d is not None]
+    )
+    return sized, train, valid, test
 
 
 def _compile_ranker(trained: keras.Model, model: keras.Model, rate: float) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from keras_fm.data.shuffle import shuffle_in_windows
+
 PathLike = str | os.PathLike
 
 
@@ -112,8 +114,10 @@ def numbered_line_batches(
     still counted). Lines are batched within each file, numbered with vector
     ops and re-batched across files, so no per-line work is done in Python or
     per tf.data element. A UTF-8 byte-order mark that starts a file is
-    removed from its first line. Shuffling (``shuffle_buffer > 0``) shuffles single
-    lines and so costs one element per line.
+    removed from its first line. With ``shuffle_buffer > 0`` the lines are
+    permuted anew every epoch within windows of ``shuffle_buffer`` lines
+    (`keras_fm.data.shuffle.shuffle_in_windows`), each line keeping its file
+    and number.
     """
     compressions = [compression_of(f) for f in files]
     first_line = 2 if skip_header else 1
@@ -142,10 +146,9 @@ def numbered_line_batches(
         (indices, list(files), compressions)
     ).flat_map(file_batches)
     if shuffle_buffer:
-        lines = batches.unbatch().shuffle(
-            shuffle_buffer, seed=seed, reshuffle_each_iteration=True
+        return shuffle_in_windows(
+            batches, shuffle_buffer, batch_size, seed, drop_remainder
         )
-        return lines.batch(batch_size, drop_remainder=drop_remainder)
     return batches.rebatch(batch_size, drop_remainder=drop_remainder)
 
 

@@ -227,6 +227,36 @@ class DataFormat:
             num_fields=num_fields,
         )
 
+    @property
+    def sized_by_reading(self) -> bool:
+        """Whether `with_sizes_of` can size this format from its read batches:
+        raw libsvm rows (no fields) of unknown ``num_features``, whose reader
+        needs no size."""
+        return (
+            self.format == "libsvm"
+            and not self.has_fields
+            and self.num_features is None
+        )
+
+    def with_sizes_of(self, datasets: Sequence[tf.data.Dataset]) -> "DataFormat":
+        """This format with ``num_features`` one past the largest id of
+        ``datasets`` (batches of raw libsvm rows, as `read` gives them): the
+        sizes `infer_sizes` would find, from data already read. A cached
+        dataset's cache is filled by this pass, so its files are parsed once.
+        """
+        if not self.sized_by_reading:
+            raise ValueError(f"sizes of {self.format} data come from infer_sizes")
+
+        def largest(features: Any, labels: Any) -> Any:
+            del labels
+            return tf.reduce_max(tf.concat([[-1], features["ids"].flat_values], 0))
+
+        top = -1
+        for dataset in datasets:
+            ids = dataset.map(largest, num_parallel_calls=tf.data.AUTOTUNE)
+            top = max(top, int(ids.reduce(tf.constant(-1, tf.int64), tf.maximum)))
+        return dataclasses.replace(self, num_features=top + 1)
+
     def feature_specs(self, train: tf.data.Dataset) -> list[Feature]:
         """Feature specs for field models (vocabularies adapted on ``train``)."""
         if self.layout == "libffm":

@@ -310,9 +310,11 @@ def read_libsvm(
         batch_size: int. Examples per batch. Defaults to `256`.
         num_features: Optional int. Size of the feature space; an index at or
             beyond it is an error. Defaults to `None` (no check).
-        shuffle_buffer: int. Shuffle lines through a buffer of this size
-            (0: keep file order); with `cache`, the cached batches are
-            shuffled instead (see `cache`). Defaults to `0`.
+        shuffle_buffer: int. Permute the lines anew every epoch within
+            windows of this many lines, each moving at most about that far
+            (`keras_fm.data.shuffle.shuffle_in_windows`; 0: keep file
+            order); with `cache`, the cached batches are shuffled after the
+            first epoch instead (see `cache`). Defaults to `0`.
         seed: Optional int. Seed of the shuffle.
         drop_remainder: bool. Drop the last, smaller batch.
         on_error: `"raise"` (stop at the first malformed line with an error

@@ -200,3 +200,22 @@ def test_sizes_are_the_largest_id_field_and_row_length(tmp_path):
     by_position = DataFormat("libsvm", fields_by_position=True)
     sizes = by_position.infer_sizes(tmp_path / "c.txt")
     assert (sizes.num_features, sizes.num_fields) == (9, 3)
+
+
+def test_raw_rows_sized_from_cached_batches_parse_each_file_once(tmp_path):
+    """`with_sizes_of` finds the size `infer_sizes` finds, in the pass that
+    fills the caches: a file changed after it is not read again."""
+    write_lines(tmp_path / "a.txt", ["1 5:1 2:1", "0 8:1"])
+    write_lines(tmp_path / "b.txt", ["1 11:0.5 0:1 3:1"])
+    raw = DataFormat("libsvm")
+    assert raw.sized_by_reading
+    paths = [tmp_path / "a.txt", tmp_path / "b.txt"]
+    datasets = [raw.read(p, "binary", 2, cache=True) for p in paths]
+    sized = raw.with_sizes_of(datasets)
+    assert sized.num_features == raw.infer_sizes(paths).num_features == 12
+    write_lines(tmp_path / "a.txt", ["1 40:1"])  # cached: not parsed again
+    ids = [features["ids"].to_list() for features, _ in datasets[0]]
+    assert ids == [[[5, 2], [8]]]
+    assert not sized.sized_by_reading
+    with pytest.raises(ValueError, match="infer_sizes"):
+        DataFormat("libsvm", fields_by_position=True).with_sizes_of(datasets)
