@@ -5,6 +5,8 @@ from typing import Any
 
 import keras
 
+from keras_fm.layers import GlobalBatchNormalization
+
 # Batch norm as in PyTorch (momentum 0.1 of the new batch, epsilon 1e-5), where
 # the published CTR settings were tuned. With Keras's defaults (0.99, 1e-3)
 # the moving statistics keep their initial values for hundreds of steps, and
@@ -16,9 +18,14 @@ BATCH_NORM_MOMENTUM = 0.9
 BATCH_NORM_EPSILON = 1e-5
 
 
-def batch_normalization(name: str) -> keras.layers.BatchNormalization:
-    """The deep models' batch normalization (PyTorch's momentum and epsilon)."""
-    return keras.layers.BatchNormalization(
+def batch_normalization(name: str) -> GlobalBatchNormalization:
+    """The deep models' batch normalization (PyTorch's momentum and epsilon).
+
+    Its statistics are the global batch's under a `tf.distribute` strategy
+    (`keras_fm.layers.GlobalBatchNormalization`), so N replicas train as one
+    device would on the same batch.
+    """
+    return GlobalBatchNormalization(
         momentum=BATCH_NORM_MOMENTUM, epsilon=BATCH_NORM_EPSILON, name=name
     )
 

@@ -1,5 +1,6 @@
 """What a model predicts and how it is trained, per task."""
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -7,10 +8,17 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_fm.distribute import (
+    compile_settings,
+    prepare_for_strategy,
+    replicas,
+    worker_count,
+)
 from keras_fm.models.output_range import OutputRange
 from keras_fm.registration import register
 
 TASKS = ("binary", "regression")
+logger = logging.getLogger("keras_fm")
 
 
 def check_task(task: str) -> None:
@@ -224,7 +232,12 @@ def compile_for_task(
             ``steps_per_execution`` defaults to
             `default_steps_per_execution(model)`: 32 steps in one call into
             TensorFlow (a smaller last group when the data runs out) for
-            small tables, 1 for large ones.
+            small tables, 1 for large ones. For a model built inside the
+            scope of a `tf.distribute` strategy of several replicas or
+            workers, both default to what works there (no XLA, one step per
+            call; see `keras_fm.distribute`), the model takes ragged and
+            string inputs there too (`keras_fm.distribute.prepare_for_strategy`),
+            and the choice is logged (logger ``"keras_fm"``, INFO).
 
     Returns:
         The model, compiled.
@@ -246,11 +259,23 @@ def compile_for_task(
             f"model {model.name!r} was built for task {built_for!r}; "
             f"received task={task!r}"
         )
+    distributed = compile_settings(model)
+    for name, value in (distributed or {}).items():
+        kwargs.setdefault(name, value)
     if optimizer is None:
         optimizer, jit_compile = default_optimizer(model)
         kwargs.setdefault("jit_compile", jit_compile)
     kwargs.setdefault("jit_compile", False)
     kwargs.setdefault("steps_per_execution", default_steps_per_execution(model))
+    if distributed is not None:
+        prepare_for_strategy(model)
+        logger.info(
+            "keras_fm: %s trains on %d replicas of %d worker(s) with %s, "
+            "jit_compile=%s, steps_per_execution=%s",
+            model.name, replicas(model), worker_count(model.distribute_strategy),
+            type(optimizer).__name__, kwargs["jit_compile"],
+            kwargs["steps_per_execution"],
+        )  # fmt: skip
     model.compile(
         optimizer=optimizer,
         loss=task_loss(task),

@@ -1,0 +1,158 @@
+"""Training under `tf.distribute.MirroredStrategy` on 2 logical CPU devices,
+against one device; run in a process of its own (logical devices must be set
+before TensorFlow starts): ``python -m tests.distribute.mirrored_cases``.
+
+Prints one JSON line per case.
+"""
+
+import json
+import sys
+import tempfile
+from functools import partial
+from pathlib import Path
+
+import tensorflow as tf
+
+CPU = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    CPU, [tf.config.LogicalDeviceConfiguration()] * 2
+)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from keras_fm.export import export_saved_model  # noqa: E402
+from keras_fm.layers import GlobalBatchNormalization  # noqa: E402
+from keras_fm.models import MODEL_DEFAULTS, compile_for_task  # noqa: E402
+from keras_fm.models.defaults import normal  # noqa: E402
+from keras_fm.optimizers import LazyAdam, SparseAdagrad, SparseFtrl  # noqa: E402
+from tests.models.test_models import SMALL, batch, build  # noqa: E402
+
+OPTIMIZERS = {
+    "adam": lambda: keras.optimizers.Adam(0.01),
+    "lazy_adam": lambda: LazyAdam(0.01),
+    "sparse_adagrad": lambda: SparseAdagrad(0.1),
+    "sparse_ftrl": lambda: SparseFtrl(0.1),
+}
+ROWS, GLOBAL_BATCH = 64, 16
+
+
+def dataset(reverse=False):
+    """Ragged string lists, ids and numbers in batches of 16 (8 per replica);
+    with ``reverse`` the rows of each batch in reverse order."""
+    x = batch(ROWS, seed=1)
+    y = np.random.default_rng(2).integers(0, 2, size=(ROWS, 1)).astype("float32")
+    batches = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
+    if not reverse:
+        return batches
+    flip = lambda t: tf.gather(t, tf.range(tf.shape(t)[0] - 1, -1, -1))  # noqa: E731
+    return batches.map(lambda x, y: (tf.nest.map_structure(flip, x), flip(y)))
+
+
+def exact_options(name):
+    """No dropout (its masks differ per replica), and vectors of N(0, 0.05):
+    with the deep models' N(0, 1e-4) the pooled vector of NFM varies by
+    ~1e-8, far below batch norm's epsilon, and its two batch norms amplify
+    float rounding of any summation order to 1e-2 in 4 steps."""
+    dropouts = ("dropout", "attention_dropout")
+    options = {k: 0.0 for k in dropouts if k in MODEL_DEFAULTS[name]}
+    return {**options, "embeddings_initializer": normal(0.05)}
+
+
+def trained(name, optimizer, strategy, weights=None, reverse=False):
+    """The weights before and after one epoch (4 steps) under ``strategy``."""
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        model = build(name, **exact_options(name))
+        compile_for_task(model, "binary", OPTIMIZERS[optimizer]())
+        if weights is not None:
+            model.set_weights(weights)
+        start = model.get_weights()
+    history = model.fit(dataset(reverse), epochs=1, verbose=0, shuffle=False)
+    return start, model.get_weights(), history.history["loss"][0], model
+
+
+def largest(first, second):
+    """The largest absolute difference between two lists of weights."""
+    return max(float(np.max(np.abs(a - b))) for a, b in zip(first, second, strict=True))
+
+
+def exactness(name, optimizer, mirrored):
+    one = tf.distribute.OneDeviceStrategy("/cpu:0")
+    start, alone, loss_one, _ = trained(name, optimizer, one)
+    _, together, loss_two, model = trained(name, optimizer, mirrored, start)
+    _, reordered, _, _ = trained(name, optimizer, one, start, reverse=True)
+    return {
+        "case": "exact", "model": name, "optimizer": optimizer,
+        "replicas": model.distribute_strategy.num_replicas_in_sync,
+        "moved": largest(start, alone),
+        "difference": largest(alone, together),
+        "rounding": largest(alone, reordered),
+        "losses": [loss_one, loss_two],
+    }  # fmt: skip
+
+
+def defaults(mirrored, folder):
+    """compile_for_task's defaults: fit, evaluate, predict, save, reload, export."""
+    with mirrored.scope():
+        model = build("deepfm")
+        compile_for_task(model)
+    model.fit(dataset(), epochs=2, verbose=0)
+    scores = model.evaluate(dataset(), verbose=0, return_dict=True)
+    predicted = model.predict(dataset(), verbose=0)
+    model.save(folder / "model.keras")
+    reloaded = keras.saving.load_model(folder / "model.keras")
+    again = reloaded.predict(dataset(), verbose=0)
+    version = export_saved_model(model, folder / "serving", 1)
+    served = tf.saved_model.load(str(version)).signatures["serving_default"]
+    return {
+        "case": "defaults",
+        "jit_compile": bool(model.jit_compile),
+        "steps_per_execution": int(model.steps_per_execution),
+        "auc": scores["auc"],
+        "finite": bool(np.isfinite(predicted).all()),
+        "reloaded_difference": float(np.max(np.abs(predicted - again))),
+        "signature_inputs": sorted(served.structured_input_signature[1]),
+    }
+
+
+def global_batch_norm(mirrored):
+    """Training outputs of batch norm on 2 replicas of 8 rows each against one
+    device on the 16 rows, for a feature of mean 1e4 and spread 1."""
+    rng = np.random.default_rng(3)
+    x = (1e4 + rng.normal(size=(16, 3))).astype("float32")
+    alone = keras.layers.BatchNormalization(epsilon=1e-5)(x, training=True)
+    halves = mirrored.experimental_distribute_values_from_function(
+        lambda context: x[8 * context.replica_id_in_sync_group :][:8]
+    )
+    outputs = {}
+    for name, make in (
+        ("global", lambda: GlobalBatchNormalization(epsilon=1e-5)),
+        ("keras_synchronized", lambda: keras.layers.BatchNormalization(
+            epsilon=1e-5, synchronized=True)),
+    ):  # fmt: skip
+        with mirrored.scope():
+            layer = make()
+            layer.build((None, 3))
+        per_replica = mirrored.run(partial(layer, training=True), (halves,))
+        together = np.concatenate(mirrored.experimental_local_results(per_replica))
+        outputs[name] = float(np.max(np.abs(together - np.asarray(alone))))
+    return {"case": "global_batch_norm", **outputs}
+
+
+def main(cases):
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    for case in cases:
+        if case == "defaults":
+            with tempfile.TemporaryDirectory() as folder:
+                result = defaults(mirrored, Path(folder))
+        elif case == "global_batch_norm":
+            result = global_batch_norm(mirrored)
+        else:
+            name, optimizer = case.split(":")
+            result = exactness(name, optimizer, mirrored)
+        print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:] or [f"{name}:adam" for name in sorted(SMALL)])
