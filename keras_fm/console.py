@@ -9,8 +9,10 @@ the process: in the ``keras-fm`` command (or ``python -m keras_fm``) alone,
 never when ``keras_fm`` is imported as a library.
 """
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 
 
 def is_command() -> bool:
@@ -28,14 +30,48 @@ def import_tensorflow_quietly() -> None:
     if "tensorflow" in sys.modules:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with quiet_stderr():
+        import tensorflow as tf
+
+        if _option("--distribute") == "multi-worker":
+            return  # the cluster's collectives are set up before the devices
+        devices = _logical_cpus()
+        if devices:  # before the devices start, which the next line does
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            logical = tf.config.LogicalDeviceConfiguration
+            tf.config.set_logical_device_configuration(cpu, [logical()] * devices)
+        tf.config.list_logical_devices()  # device set-up writes its own lines
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Sends the process's stderr (file descriptor 2, where TensorFlow's C++
+    runtime writes) to /dev/null inside the block."""
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import tensorflow as tf
-
-        tf.config.list_logical_devices()  # device set-up writes its own lines
+        yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def _logical_cpus() -> int | None:
+    """N of the command's ``--devices N`` (logical CPU devices for ``train
+    --distribute mirrored``), which must be set up before TensorFlow starts
+    its devices; None without it (or with a value the parser will refuse)."""
+    value = _option("--devices")
+    return int(value) if value and value.isdigit() and int(value) > 0 else None
+
+
+def _option(name: str) -> str | None:
+    """The value of option ``name`` on the command line, before parsing."""
+    argv = sys.argv[1:]
+    for index, word in enumerate(argv):
+        if word == name and index + 1 < len(argv):
+            return argv[index + 1]
+        if word.startswith(f"{name}="):
+            return word.split("=", 1)[1]
+    return None

@@ -22,7 +22,9 @@ under `MirroredStrategy` (a feed error in ``multi_step_on_iterator``), and
 XLA fails for variables placed on a second device.
 """
 
+import contextlib
 import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -36,31 +38,178 @@ logger = logging.getLogger("keras_fm")
 STRATEGIES = ("mirrored", "multi-worker")
 
 
-def replicas(model: keras.Model | None = None) -> int:
-    """The replicas that train ``model`` (or the current strategy's).
+def make_strategy(kind: str | None, devices: int | None = None) -> Any:
+    """The strategy of ``keras-fm train --distribute kind [--devices N]``.
+
+    Call it before TensorFlow runs anything (logical devices and a cluster
+    can only be set up first).
 
     Args:
-        model: Optional model; its strategy is the one it was built under.
+        kind: None (one device), `"mirrored"` or `"multi-worker"`.
+        devices: with `"mirrored"`, N logical CPU devices instead of the
+            local GPUs.
+
+    Returns:
+        The strategy: TensorFlow's default one for ``kind=None``, a
+        `tf.distribute.MirroredStrategy`, or a
+        `tf.distribute.MultiWorkerMirroredStrategy` of the cluster in
+        ``TF_CONFIG``.
+
+    Raises:
+        ValueError: for ``devices`` without `"mirrored"`, a mirrored run
+            without GPUs or ``devices``, or a multi-worker run without
+            ``TF_CONFIG``.
+    """
+    if kind not in (None, *STRATEGIES):
+        raise ValueError(
+            f"`kind` must be one of {STRATEGIES} or None. Received: {kind!r}"
+        )
+    if devices and kind != "mirrored":
+        raise ValueError("--devices needs --distribute mirrored")
+    if kind is None:
+        return tf.distribute.get_strategy()
+    if kind == "multi-worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise ValueError(
+                "--distribute multi-worker reads its cluster from the TF_CONFIG "
+                "environment variable, which is not set"
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if devices:
+        return tf.distribute.MirroredStrategy(logical_cpus(devices))
+    if not tf.config.list_logical_devices("GPU"):
+        raise ValueError(
+            "--distribute mirrored found no GPU; pass --devices N to train on N "
+            "logical CPU devices"
+        )
+    return tf.distribute.MirroredStrategy()
+
+
+def logical_cpus(count: int) -> list[str]:
+    """The names of ``count`` logical CPU devices, set up if need be.
+
+    Args:
+        count: the devices wanted.
+
+    Returns:
+        Their names (``/device:CPU:0`` ...).
+
+    Raises:
+        ValueError: when TensorFlow has started its devices with another
+            number of them (set them up before running anything).
+    """
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    with contextlib.suppress(RuntimeError):  # started: fine with as many
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * count
+        )
+    names = [device.name for device in tf.config.list_logical_devices("CPU")]
+    if len(names) != count:
+        raise ValueError(
+            f"TensorFlow started with {len(names)} CPU device(s), not {count}: "
+            "set the devices up before TensorFlow runs anything"
+        )
+    return names
+
+
+def shard_by_files_or_rows(
+    dataset: tf.data.Dataset, num_files: int, strategy: Any = None
+) -> tf.data.Dataset:
+    """``dataset`` set to be split between a cluster's workers by file when
+    there are at least as many files as workers, by rows otherwise.
+
+    By file, each worker reads and parses only its files (keep the files of
+    similar sizes: a worker with more rows runs the last steps with the
+    others idle). By rows, every worker reads every file and keeps its share
+    of each batch. tf.data's own ``AUTO`` policy tries files first and fails
+    at run time with fewer files than workers.
+
+    Args:
+        dataset: a reader's dataset.
+        num_files: the files it reads.
+        strategy: Optional strategy. Defaults to the current one.
+
+    Returns:
+        The dataset with its `tf.data.Options` auto-shard policy set (FILE or
+        DATA); unchanged outside a multi-worker cluster.
+    """
+    workers = worker_count(strategy)
+    if workers == 1:
+        return dataset
+    policy = tf.data.experimental.AutoShardPolicy
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        policy.FILE if num_files >= workers else policy.DATA
+    )
+    sharded = dataset.with_options(options)
+    for name in ("skipped_lines",):  # what the readers attach
+        if hasattr(dataset, name):
+            setattr(sharded, name, getattr(dataset, name))
+    return sharded
+
+
+def describe(strategy: Any) -> str:
+    """One line on how a strategy trains, for people.
+
+    Args:
+        strategy: a strategy.
+
+    Returns:
+        E.g. ``"2 replicas (MirroredStrategy: CPU:0, CPU:1), worker 1 of 1"``.
+    """
+    devices = ", ".join(
+        device.split("/device:")[-1] for device in strategy.extended.worker_devices
+    )
+    resolver = getattr(strategy, "cluster_resolver", None)
+    task = ""
+    if resolver is not None and resolver.task_type:
+        task = f", {resolver.task_type} {resolver.task_id} of {worker_count(strategy)}"
+    kind = type(strategy).__name__
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        kind = "MultiWorkerMirroredStrategy"  # not its CollectiveAllReduce base
+    return f"{strategy.num_replicas_in_sync} replicas ({kind}: {devices}){task}"
+
+
+def task_name() -> str | None:
+    """This process's task in ``TF_CONFIG`` (e.g. ``"worker-1"``), or None.
+
+    Returns:
+        ``"<type>-<index>"`` of the ``task`` entry of ``TF_CONFIG``, or None
+        when it is not set.
+    """
+    try:
+        task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task") or {}
+    except json.JSONDecodeError as error:
+        raise ValueError(f"TF_CONFIG is not JSON: {error}") from None
+    if not task.get("type"):
+        return None
+    return f"{task['type']}-{task.get('index', 0)}"
+
+
+def replicas(of: Any = None) -> int:
+    """The replicas that train a model, or of a strategy.
+
+    Args:
+        of: a model (its strategy is the one it was built under), a strategy,
+            or None for the current strategy.
 
     Returns:
         The number of replicas in sync: 1 without a strategy.
     """
-    strategy = _strategy_of(model)
-    return int(strategy.num_replicas_in_sync)
+    return int(_strategy_of(of).num_replicas_in_sync)
 
 
-def is_distributed(model: keras.Model | None = None) -> bool:
-    """Whether ``model`` (or the current scope) trains under a strategy of
-    several replicas or several workers.
+def is_distributed(of: Any = None) -> bool:
+    """Whether a model, or a strategy, trains on several replicas or workers.
 
     Args:
-        model: Optional model.
+        of: a model, a strategy, or None for the current strategy.
 
     Returns:
-        True under a `MirroredStrategy` of 2+ devices or any
+        True under a `MirroredStrategy` of 2+ devices or a
         `MultiWorkerMirroredStrategy` cluster of 2+ workers.
     """
-    strategy = _strategy_of(model)
+    strategy = _strategy_of(of)
     return strategy.num_replicas_in_sync > 1 or worker_count(strategy) > 1
 
 
@@ -151,8 +300,11 @@ def prepare_for_strategy(model: keras.Model) -> None:
     batch averaged over the replicas (``_maybe_symbolic_build``), which fails
     for `tf.RaggedTensor` inputs (libsvm rows, multivalent features) and
     strings (lookup features) — only the shapes and dtypes are read. This
-    gives it the first replica's batch instead. Nothing changes for a model
-    without a strategy of several replicas or workers.
+    gives it the first replica's batch instead. Under a multi-worker strategy
+    each step's logs are also returned as vectors of one value
+    (`_step_logs_as_vectors`): Keras averages them along an axis that scalar
+    metrics lack, and fails. Nothing changes for a model without a strategy
+    of several replicas or workers.
 
     Args:
         model: a model built inside ``strategy.scope()``.
@@ -176,10 +328,32 @@ def prepare_for_strategy(model: keras.Model) -> None:
             model._symbolic_build(data_batch=data_batch)
 
     model._maybe_symbolic_build = build
+    if worker_count(strategy) > 1:
+        model.get_metrics_result = _step_logs_as_vectors(model.get_metrics_result)
 
 
-def _strategy_of(model: keras.Model | None) -> Any:
-    """``model``'s strategy (the one it was built under), or the current one."""
-    if model is not None:
-        return model.distribute_strategy
-    return tf.distribute.get_strategy()
+def _step_logs_as_vectors(results: Any) -> Any:
+    """``model.get_metrics_result`` whose scalars are vectors of one value
+    inside a replica (a training or evaluation step). Keras averages a
+    multi-worker step's logs along axis 0, which a scalar lacks
+    (tensorflow/tensorflow#72388); the epoch's logs, read across replicas,
+    stay scalars."""
+
+    def get_metrics_result() -> dict[str, Any]:
+        values = results()
+        if tf.distribute.in_cross_replica_context():
+            return values
+        return {
+            name: tf.reshape(value, [1]) if value.shape.rank == 0 else value
+            for name, value in values.items()
+        }
+
+    return get_metrics_result
+
+
+def _strategy_of(of: Any) -> Any:
+    """The strategy of a model (the one it was built under), a strategy
+    itself, or the current one for None."""
+    if isinstance(of, keras.Model):
+        return of.distribute_strategy
+    return of if of is not None else tf.distribute.get_strategy()

@@ -59,17 +59,18 @@ class EpochLog(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.start = time.perf_counter()
-        self.steps = int(self.model.optimizer.iterations)
+        self.steps = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         seconds = time.perf_counter() - self.start
-        steps = int(self.model.optimizer.iterations) - self.steps
+        steps = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        steps -= self.steps
         values = " ".join(
             f"{name} {float(value):.4g}"
             for name, value in (logs or {}).items()
             if name != "learning_rate"
         )
-        rate = float(self.model.optimizer.learning_rate)
+        rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         # No time-left estimate: early stopping ends most runs long before
         # `epochs`, a bound (100 in the CLI), so one would mislead.
         self.print_fn(
@@ -86,6 +87,7 @@ def training_callbacks(
     reduce_lr_factor: float | None = 0.1,
     resume: bool = True,
     min_delta: float = 1e-6,
+    restore_from: str | os.PathLike | None = None,
 ) -> list[keras.callbacks.Callback]:
     """Early stopping, learning-rate decay, checkpoints and resumption.
 
@@ -116,6 +118,10 @@ def training_callbacks(
         resume: whether to back up and resume with ``model_dir``.
         min_delta: the least change of ``monitor`` that counts as progress.
             Defaults to `1e-6`.
+        restore_from: Optional folder whose backup a resumed run restores
+            (with ``model_dir`` and ``resume``): a multi-worker run's other
+            workers write into folders of their own and restore the chief's
+            (`RestoreFrom`). Defaults to ``model_dir``.
 
     Returns:
         A list of callbacks for `model.fit`.
@@ -156,6 +162,38 @@ def training_callbacks(
         )
         if resume:
             callbacks.append(
-                keras.callbacks.BackupAndRestore(os.path.join(model_dir, "backup"))
+                RestoreFrom(
+                    os.path.join(model_dir, "backup"),
+                    os.path.join(os.fspath(restore_from or model_dir), "backup"),
+                )
             )
     return callbacks
+
+
+class RestoreFrom(keras.callbacks.BackupAndRestore):
+    """`keras.callbacks.BackupAndRestore` that may restore another folder's
+    backup than it writes.
+
+    A multi-worker run restarts from the chief's backup on every worker (all
+    must resume from the same epoch), while the other workers write theirs
+    into folders of their own (`keras_fm.distribute.worker_folder`).
+
+    Args:
+        backup_dir: the folder this process backs up into after each epoch.
+        restore_dir: the folder restored from when training starts.
+            Defaults to ``backup_dir``.
+    """
+
+    def __init__(self, backup_dir: str, restore_dir: str | None = None) -> None:
+        super().__init__(backup_dir)
+        self.restore_dir = restore_dir or backup_dir
+        self._source = keras.callbacks.BackupAndRestore(
+            self.restore_dir, delete_checkpoint=False
+        )
+
+    def set_model(self, model: keras.Model) -> None:
+        super().set_model(model)
+        self._source.set_model(model)
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._source.on_train_begin(logs)

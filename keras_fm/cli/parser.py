@@ -169,6 +169,22 @@ def _train_model(train: argparse.ArgumentParser) -> None:
     )
 
 
+def _train_distribute(train: argparse.ArgumentParser) -> None:
+    train.add_argument(
+        "--distribute",
+        choices=("mirrored", "multi-worker"),
+        help="train on several devices: every local GPU (mirrored), or every "
+        "process of a cluster, each running this same command with its own "
+        "TF_CONFIG (multi-worker); --batch-size is the global batch",
+    )
+    train.add_argument(
+        "--devices",
+        type=positive_int,
+        help="with --distribute mirrored: N logical CPU devices instead of the "
+        "GPUs (to try it on one machine)",
+    )
+
+
 def _train_run(train: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--epochs",
@@ -186,6 +202,7 @@ def _train_run(train: argparse.ArgumentParser) -> None:
         "divided by 10 after each (default: %(default)s)",
     )
     train.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    _train_distribute(train)
     restart = train.add_mutually_exclusive_group()
     restart.add_argument(
         "--restart",

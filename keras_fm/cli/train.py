@@ -2,6 +2,7 @@
 that a killed run resumes from."""
 
 import argparse
+import contextlib
 import os
 import shutil
 from collections.abc import Sequence
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import tensorflow as tf
 
 from keras_fm.cli.arguments import (
     EPOCHS,
@@ -33,9 +35,18 @@ from keras_fm.cli.run_folder import (
     read_run,
     write_run,
 )
+from keras_fm.console import quiet_stderr
 from keras_fm.data.files import resolve_paths
 from keras_fm.data.formats import DataFormat
 from keras_fm.data.pipeline import Cache
+from keras_fm.distribute import (
+    describe,
+    is_chief,
+    is_distributed,
+    make_strategy,
+    shard_by_files_or_rows,
+    worker_folder,
+)
 from keras_fm.models import (
     BUILDERS,
     build_sparse_fm,
@@ -70,6 +81,7 @@ def train(
     ranking: dict[str, Any] | None = None,
     restart: bool = False,
     overwrite: bool = False,
+    strategy: Any = None,
 ) -> dict[str, Any]:
     """Trains a model of the zoo on files; writes the model and its metrics.
 
@@ -112,6 +124,13 @@ def train(
     lambda), ``learning_rate``, ``batch_size``, and ``epochs`` (at most;
     default 100) and ``patience`` (default 2).
 
+    ``strategy`` (a `tf.distribute` strategy, e.g. from
+    `keras_fm.distribute.make_strategy`) trains on its replicas, with
+    ``batch_size`` the global batch. In a multi-worker cluster every worker
+    runs `train` with the same arguments; the chief writes ``model_dir``, the
+    others a folder of their own (`keras_fm.distribute.worker_folder`,
+    deleted when they finish) and resume from the chief's backup.
+
     Returns:
         ``{"valid": {...}, "test": {...}}`` (AUC and log loss for binary
         tasks, RMSE for regression, HR@10 and NDCG@10 for ranking), also
@@ -131,7 +150,10 @@ def train(
         "ranking": ranking,
         "versions": package_versions(),
     }  # fmt: skip
-    out = Path(model_dir)
+    strategy = strategy or tf.distribute.get_strategy()
+    if task == "ranking" and is_distributed(strategy):
+        raise ValueError("--task ranking trains on one device: leave out --distribute")
+    out = Path(worker_folder(model_dir, strategy))
     resume_from = prepare(out, settings, restart, overwrite)  # may clear it
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
@@ -139,13 +161,18 @@ def train(
         print(f"keras-fm train: resuming from epoch {resume_from + 1} ({out})")
     else:
         write_run(out, {"status": "training", "model": model_name, "task": task,
-                        "settings": settings})  # fmt: skip
+                        "settings": settings,
+                        "distribute": describe(strategy)})  # fmt: skip
     try:
-        return _train(settings, data_format, out, verbose)
+        with strategy.scope():
+            metrics = _train(settings, data_format, out, verbose, Path(model_dir))
     except BaseException:
         if created and not finished_epochs(out):
             shutil.rmtree(out, ignore_errors=True)
         raise
+    if not is_chief(strategy):
+        shutil.rmtree(out, ignore_errors=True)  # the chief wrote the run
+    return metrics
 
 
 def train_options(model_name: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -164,9 +191,14 @@ def train_options(model_name: str, given: dict[str, Any]) -> dict[str, Any]:
 
 
 def _train(
-    settings: dict[str, Any], data_format: DataFormat, out: Path, verbose: int
+    settings: dict[str, Any],
+    data_format: DataFormat,
+    out: Path,
+    verbose: int,
+    chief_dir: Path,
 ) -> dict[str, Any]:
-    """The body of `train`: data, model, fit, and what it writes at the end."""
+    """The body of `train` (in its strategy's scope): data, model, fit, and
+    what it writes at the end."""
     model_name, task, seed = settings["model"], settings["task"], settings["seed"]
     train_paths, valid_paths = settings["train"], settings["valid"]
     batch_size, cache, ranking = (
@@ -207,13 +239,20 @@ def _train(
         monitor, mode = "val_loss", "min"
     if valid_data is None:
         monitor = monitor[4:]
+    if verbose and is_distributed(trained):
+        print(f"keras-fm train: {describe(trained.distribute_strategy)}; XLA off, "
+              "one step per call")  # fmt: skip
     trained.fit(
         train_data,
         validation_data=valid_data,
         epochs=settings["epochs"],
         callbacks=[
             *training_callbacks(
-                out, monitor=monitor, mode=mode, patience=settings["patience"]
+                out,
+                monitor=monitor,
+                mode=mode,
+                patience=settings["patience"],
+                restore_from=chief_dir,
             ),
             *([EpochLog(settings["epochs"])] if verbose else []),
         ],
@@ -230,7 +269,10 @@ def _train(
         else:
             data = test_data
             if data is None:
-                data = data_format.read(paths, read_task, batch_size)
+                data = shard_by_files_or_rows(
+                    data_format.read(paths, read_task, batch_size),
+                    len(resolve_paths(paths)),
+                )
         if task == "ranking":
             return ranking_file_metrics(model, data, catalog, seen, ranking or {})
         return task_metrics(model, data, task, classes[name])
@@ -261,13 +303,13 @@ def _read_data(
     if not sized_later:
         data_format = data_format.infer_sizes([p for group in paths for p in group])
     batch_size, seed = settings["batch_size"], settings["seed"]
-    train = data_format.read(
-        paths[0], task, batch_size, shuffle_buffer=100_000, seed=seed, cache=cache
-    )
-    valid, test = (
-        data_format.read(group, task, batch_size, cache=cache) if group else None
-        for group in paths[1:]
-    )
+
+    def read(group: list[str], **shuffle: Any) -> Any:
+        data = data_format.read(group, task, batch_size, cache=cache, **shuffle)
+        return shard_by_files_or_rows(data, len(resolve_paths(group)))
+
+    train = read(paths[0], shuffle_buffer=100_000, seed=seed)
+    valid, test = (read(group) if group else None for group in paths[1:])
     if not sized_later:
         return data_format, train, valid, None
     sized = data_format.with_sizes_of(
@@ -367,6 +409,8 @@ def _model_kwargs(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """`train` with the command's arguments."""
+    with contextlib.nullcontext() if args.verbose else quiet_stderr():
+        strategy = make_strategy(args.distribute, args.devices)  # before TF runs
     fill_train_defaults(args)
     data_format = DataFormat(
         args.format,
@@ -398,4 +442,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         valid_paths=args.valid, test_paths=args.test, options=options,
         seed=args.seed, cache=CACHE_WORDS.get(args.cache, args.cache),
         restart=args.restart, overwrite=args.overwrite, ranking=ranking,
+        strategy=strategy,
     )  # fmt: skip

@@ -62,10 +62,14 @@ def line_shuffle(shuffle_buffer: int, cache: Cache) -> int:
 
 
 def cache_key(files: Sequence[str], settings: Any) -> str:
-    """A digest of the input files (path, size, modification time) and the
-    reader's settings: a file cache is only reused for the same inputs."""
+    """A digest of the input files (path, size, modification time), the
+    reader's settings and the process's task in ``TF_CONFIG``: a file cache
+    is only reused for the same inputs, and the workers of one cluster never
+    share one (each may hold another shard)."""
+    from keras_fm.distribute import task_name
+
     stats = [(f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files]
-    text = json.dumps([stats, settings], sort_keys=True, default=repr)
+    text = json.dumps([stats, settings, task_name()], sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

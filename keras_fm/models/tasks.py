@@ -177,6 +177,8 @@ def default_optimizer(
     takes dense tensors only). Larger tables:
     `keras_fm.optimizers.LazyAdam` without XLA, whose steps cost the batch's
     rows rather than the tables' (XLA would make the row updates dense).
+    Never XLA for a model built under a strategy of several replicas
+    (`keras_fm.distribute.compile_settings`).
 
     Args:
         model: the model.
@@ -194,7 +196,8 @@ def default_optimizer(
     if learning_rate is None:
         learning_rate = training_defaults(model.name)["learning_rate"]
     if table_entries(model) <= DENSE_UPDATE_ENTRIES:
-        return keras.optimizers.Adam(learning_rate), _compilable(model)
+        jit_compile = _compilable(model) and compile_settings(model) is None
+        return keras.optimizers.Adam(learning_rate), jit_compile
     return LazyAdam(learning_rate), False
 
 

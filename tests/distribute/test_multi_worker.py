@@ -1,0 +1,112 @@
+"""``keras-fm train --distribute multi-worker``: a cluster of two worker
+processes on 127.0.0.1 (free ports, bounded run time, every process ended)."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli_runs import libsvm_file
+
+pytestmark = pytest.mark.slow
+
+DEADLINE = 300  # seconds for a cluster run
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def command(data, model_dir, model="deepfm"):
+    return [
+        sys.executable, "-m", "keras_fm", "train", "--model", model,
+        "--format", "libsvm", "--task", "binary", "--train", str(data),
+        "--valid", str(data), "--test", str(data), "--epochs", "3",
+        "--patience", "5", "--batch-size", "256", "--model-dir", str(model_dir),
+        "--distribute", "multi-worker",
+        *(["--fields-by-position"] if model != "fm" else []),
+    ]  # fmt: skip
+
+
+@contextmanager
+def cluster(args):
+    """Two workers running ``args``, each with its TF_CONFIG; killed on exit."""
+    addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    processes = []
+    for index in range(2):
+        config = {"cluster": {"worker": addresses},
+                  "task": {"type": "worker", "index": index}}  # fmt: skip
+        env = dict(os.environ, TF_CONFIG=json.dumps(config))
+        processes.append(subprocess.Popen(
+            args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ))  # fmt: skip
+    try:
+        yield processes
+    finally:
+        for process in processes:
+            process.kill()
+        for process in processes:
+            process.communicate(timeout=30)
+
+
+def finish(processes):
+    outputs = [process.communicate(timeout=DEADLINE) for process in processes]
+    for process, (_, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err[-3000:]
+    return [out for out, _ in outputs]
+
+
+def test_two_workers_train_and_only_the_chief_writes(tmp_path):
+    data = libsvm_file(tmp_path / "train.libsvm", 3000)
+    with cluster(command(data, tmp_path / "run")) as processes:
+        chief, worker = finish(processes)
+    assert "worker 0 of 2" in chief and "worker 1 of 2" in worker
+    assert "epoch 3/3" in chief
+    # Every epoch line and the final metrics agree: one synchronous model.
+    assert chief.splitlines()[1:] == worker.splitlines()[1:]
+    folder = tmp_path / "run"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "metrics.json", "model.keras", "run.json",
+    ]  # fmt: skip
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics == json.loads(chief.splitlines()[-1])
+    assert 0.5 < metrics["test"]["auc"] <= 1.0
+    run = json.loads((folder / "run.json").read_text())
+    assert run["status"] == "trained" and "worker 0 of 2" in run["distribute"]
+
+
+def test_a_killed_cluster_resumes_from_the_last_finished_epoch(tmp_path):
+    data = libsvm_file(tmp_path / "train.libsvm", 6_000, seed=1)
+    args = command(data, tmp_path / "run", model="fm")
+    metadata = tmp_path / "run" / "backup" / "training_metadata.json"
+    with cluster(args) as processes:
+        deadline = time.monotonic() + DEADLINE
+        while not metadata.exists():
+            assert time.monotonic() < deadline, "no epoch finished in time"
+            assert all(p.poll() is None for p in processes), processes[0].stderr
+            time.sleep(0.05)
+        time.sleep(0.2)  # into epoch 2
+        for process in processes:
+            os.kill(process.pid, signal.SIGKILL)
+    assert not (tmp_path / "run" / "metrics.json").exists()
+    with cluster(args) as processes:
+        chief, worker = finish(processes)
+    for output in (chief, worker):
+        assert "resuming from epoch 2" in output
+        assert "epoch 1/3" not in output and "epoch 3/3" in output
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["status"] == "trained"
+    assert not Path(tmp_path / "run" / "backup").exists()
