@@ -74,6 +74,7 @@ def make_strategy(kind: str | None, devices: int | None = None) -> Any:
                 "--distribute multi-worker reads its cluster from the TF_CONFIG "
                 "environment variable, which is not set"
             )
+        task_name()  # a clear error for a TF_CONFIG that is not JSON
         return tf.distribute.MultiWorkerMirroredStrategy()
     if devices:
         return tf.distribute.MirroredStrategy(logical_cpus(devices))
@@ -112,17 +113,22 @@ def logical_cpus(count: int) -> list[str]:
     return names
 
 
-def shard_by_files_or_rows(
+def for_strategy(
     dataset: tf.data.Dataset, num_files: int, strategy: Any = None
 ) -> tf.data.Dataset:
-    """``dataset`` set to be split between a cluster's workers by file when
-    there are at least as many files as workers, by rows otherwise.
+    """A reader's dataset made ready for a strategy of several replicas.
 
-    By file, each worker reads and parses only its files (keep the files of
-    similar sizes: a worker with more rows runs the last steps with the
-    others idle). By rows, every worker reads every file and keeps its share
-    of each batch. tf.data's own ``AUTO`` policy tries files first and fails
-    at run time with fewer files than workers.
+    - Its number of batches is counted (one pass, which fills a reader's
+      cache) and asserted: with an unknown count, tf.distribute ends every
+      epoch with one more step on empty batches, which counts as a step of
+      the optimizer (Adam's bias correction moves on) where one device has
+      none.
+    - In a multi-worker cluster it is split between the workers by file when
+      there are at least as many files as workers (each worker then reads
+      and parses only its files, and the count is left unknown: it is each
+      worker's own), by rows otherwise (every worker reads every file and
+      keeps its share of each batch). tf.data's ``AUTO`` policy tries files
+      first and fails at run time with fewer files than workers.
 
     Args:
         dataset: a reader's dataset.
@@ -130,22 +136,26 @@ def shard_by_files_or_rows(
         strategy: Optional strategy. Defaults to the current one.
 
     Returns:
-        The dataset with its `tf.data.Options` auto-shard policy set (FILE or
-        DATA); unchanged outside a multi-worker cluster.
+        The dataset, unchanged without several replicas or workers.
     """
-    workers = worker_count(strategy)
-    if workers == 1:
+    strategy = _strategy_of(strategy)
+    if not is_distributed(strategy):
         return dataset
-    policy = tf.data.experimental.AutoShardPolicy
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = (
-        policy.FILE if num_files >= workers else policy.DATA
-    )
-    sharded = dataset.with_options(options)
-    for name in ("skipped_lines",):  # what the readers attach
-        if hasattr(dataset, name):
-            setattr(sharded, name, getattr(dataset, name))
-    return sharded
+    ready = dataset
+    by_file = num_files >= worker_count(strategy) > 1
+    if not by_file:
+        count = int(dataset.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+        ready = ready.apply(tf.data.experimental.assert_cardinality(count))
+    if worker_count(strategy) > 1:
+        policy = tf.data.experimental.AutoShardPolicy
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            policy.FILE if by_file else policy.DATA
+        )
+        ready = ready.with_options(options)
+    if hasattr(dataset, "skipped_lines"):  # what the readers attach
+        ready.skipped_lines = dataset.skipped_lines
+    return ready
 
 
 def describe(strategy: Any) -> str:

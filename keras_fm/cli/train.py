@@ -41,10 +41,10 @@ from keras_fm.data.formats import DataFormat
 from keras_fm.data.pipeline import Cache
 from keras_fm.distribute import (
     describe,
+    for_strategy,
     is_chief,
     is_distributed,
     make_strategy,
-    shard_by_files_or_rows,
     worker_folder,
 )
 from keras_fm.models import (
@@ -63,6 +63,7 @@ from keras_fm.training import EpochLog, training_callbacks
 # memory by default (about twice as many once parsed, for frappe's rows).
 AUTO_CACHE_BYTES = 512 << 20
 CACHE_WORDS: dict[str, Cache] = {"memory": True, "none": False}
+RANKING_ON_ONE_DEVICE = "--task ranking trains on one device: leave out --distribute"
 
 
 def train(
@@ -152,7 +153,7 @@ def train(
     }  # fmt: skip
     strategy = strategy or tf.distribute.get_strategy()
     if task == "ranking" and is_distributed(strategy):
-        raise ValueError("--task ranking trains on one device: leave out --distribute")
+        raise ValueError(RANKING_ON_ONE_DEVICE)
     out = Path(worker_folder(model_dir, strategy))
     resume_from = prepare(out, settings, restart, overwrite)  # may clear it
     created = not out.exists()
@@ -269,7 +270,7 @@ def _train(
         else:
             data = test_data
             if data is None:
-                data = shard_by_files_or_rows(
+                data = for_strategy(
                     data_format.read(paths, read_task, batch_size),
                     len(resolve_paths(paths)),
                 )
@@ -306,7 +307,7 @@ def _read_data(
 
     def read(group: list[str], **shuffle: Any) -> Any:
         data = data_format.read(group, task, batch_size, cache=cache, **shuffle)
-        return shard_by_files_or_rows(data, len(resolve_paths(group)))
+        return for_strategy(data, len(resolve_paths(group)))
 
     train = read(paths[0], shuffle_buffer=100_000, seed=seed)
     valid, test = (read(group) if group else None for group in paths[1:])
@@ -409,6 +410,8 @@ def _model_kwargs(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """`train` with the command's arguments."""
+    if args.distribute and args.task == "ranking":
+        raise ValueError(RANKING_ON_ONE_DEVICE)
     with contextlib.nullcontext() if args.verbose else quiet_stderr():
         strategy = make_strategy(args.distribute, args.devices)  # before TF runs
     fill_train_defaults(args)
