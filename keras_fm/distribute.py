@@ -165,11 +165,14 @@ def describe(strategy: Any) -> str:
         strategy: a strategy.
 
     Returns:
-        E.g. ``"2 replicas (MirroredStrategy: CPU:0, CPU:1), worker 1 of 1"``.
+        E.g. ``"2 replicas (MirroredStrategy: CPU:0, CPU:1)"``, or
+        ``"1 device"`` for TensorFlow's default strategy.
     """
-    devices = ", ".join(
-        device.split("/device:")[-1] for device in strategy.extended.worker_devices
-    )
+    try:
+        names = strategy.extended.worker_devices
+    except RuntimeError:  # TensorFlow's default strategy has none
+        return "1 device"
+    devices = ", ".join(name.split("/device:")[-1] for name in names)
     resolver = getattr(strategy, "cluster_resolver", None)
     task = ""
     if resolver is not None and resolver.task_type:
@@ -177,7 +180,9 @@ def describe(strategy: Any) -> str:
     kind = type(strategy).__name__
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         kind = "MultiWorkerMirroredStrategy"  # not its CollectiveAllReduce base
-    return f"{strategy.num_replicas_in_sync} replicas ({kind}: {devices}){task}"
+    count = strategy.num_replicas_in_sync
+    replicas_ = f"{count} replica{'s' if count != 1 else ''}"
+    return f"{replicas_} ({kind}: {devices}){task}"
 
 
 def task_name() -> str | None:

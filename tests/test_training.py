@@ -5,7 +5,7 @@ import pytest
 from keras_fm.datasets import make_fm_data
 from keras_fm.features import IdFeature
 from keras_fm.models import build_fm, compile_for_task
-from keras_fm.training import training_callbacks
+from keras_fm.training import RestoreFrom, training_callbacks
 
 
 def small_problem(seed=0):
@@ -35,11 +35,43 @@ def test_callbacks_are_keras_own_and_configured(tmp_path):
         and early.restore_best_weights
     )
     assert kinds[keras.callbacks.ReduceLROnPlateau].factor == pytest.approx(0.1)
-    assert (
-        keras.callbacks.ModelCheckpoint in kinds
-        and keras.callbacks.BackupAndRestore in kinds
-    )
+    assert keras.callbacks.ModelCheckpoint in kinds
+    backup = kinds[RestoreFrom]
+    assert isinstance(backup, keras.callbacks.BackupAndRestore)
+    assert backup.backup_dir == backup.restore_dir == str(tmp_path / "backup")
+    worker = training_callbacks(tmp_path / "mine", restore_from=tmp_path / "chief")
+    backup = {type(c): c for c in worker}[RestoreFrom]
+    assert backup.backup_dir == str(tmp_path / "mine" / "backup")
+    assert backup.restore_dir == str(tmp_path / "chief" / "backup")
     assert len(training_callbacks()) == 3  # StopOnNonFiniteLoss first
+
+
+def test_restore_from_resumes_another_folders_backup_and_writes_its_own(tmp_path):
+    """A multi-worker run's other workers resume the chief's backup and back
+    up into their own folder, which they delete when training ends."""
+    features, train, _ = small_problem()
+    x, y = train.features(), train.labels
+    chief = fresh_model(features)
+    keeper = keras.callbacks.BackupAndRestore(
+        str(tmp_path / "chief"), delete_checkpoint=False
+    )
+    chief.fit(x, y, epochs=1, batch_size=256, verbose=0, callbacks=[keeper])
+    worker = fresh_model(features)
+    restore = RestoreFrom(str(tmp_path / "mine"), str(tmp_path / "chief"))
+    seen = []
+    probe = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: seen.append(
+            [w.copy() for w in worker.get_weights()]
+        )
+    )
+    history = worker.fit(
+        x, y, epochs=2, batch_size=256, verbose=0, callbacks=[restore, probe]
+    )
+    assert len(history.history["loss"]) == 1  # epoch 2 only
+    for restored, saved in zip(seen[0], chief.get_weights(), strict=True):
+        np.testing.assert_array_equal(restored, saved)
+    assert (tmp_path / "chief" / "latest.weights.h5").exists()
+    assert not (tmp_path / "mine").exists()  # written, then deleted at the end
 
 
 @pytest.mark.parametrize("mode,sign", [("max", 1.0), ("min", -1.0)])
