@@ -240,25 +240,8 @@ def _train(
         monitor, mode = "val_loss", "min"
     if valid_data is None:
         monitor = monitor[4:]
-    if verbose and is_distributed(trained):
-        print(f"keras-fm train: {describe(trained.distribute_strategy)}; XLA off, "
-              "one step per call")  # fmt: skip
-    trained.fit(
-        train_data,
-        validation_data=valid_data,
-        epochs=settings["epochs"],
-        callbacks=[
-            *training_callbacks(
-                out,
-                monitor=monitor,
-                mode=mode,
-                patience=settings["patience"],
-                restore_from=chief_dir,
-            ),
-            *([EpochLog(settings["epochs"])] if verbose else []),
-        ],
-        verbose=0,
-    )
+    _fit(trained, train_data, valid_data, settings, (monitor, mode), out,
+         chief_dir, verbose)  # fmt: skip
     model.save(out / MODEL_FILE)  # the best weights, restored by early stopping
 
     def scores(name: str) -> dict[str, Any]:
@@ -286,6 +269,36 @@ def _train(
         run["ranking"] = ranking
     write_run(out, run)
     return metrics
+
+
+def _fit(
+    trained: keras.Model,
+    train_data: Any,
+    valid_data: Any,
+    settings: dict[str, Any],
+    watch: tuple[str, str],
+    out: Path,
+    chief_dir: Path,
+    verbose: int,
+) -> None:
+    """`fit` with the run's callbacks; ``watch`` is the metric and its mode."""
+    monitor, mode = watch
+    if verbose and is_distributed(trained):
+        print(f"keras-fm train: {describe(trained.distribute_strategy)}; XLA off, "
+              "one step per call")  # fmt: skip
+    callbacks = training_callbacks(
+        out, monitor=monitor, mode=mode, patience=settings["patience"],
+        restore_from=chief_dir,
+    )  # fmt: skip
+    if verbose:
+        callbacks.append(EpochLog(settings["epochs"]))
+    trained.fit(
+        train_data,
+        validation_data=valid_data,
+        epochs=settings["epochs"],
+        callbacks=callbacks,
+        verbose=0,
+    )
 
 
 def _read_data(

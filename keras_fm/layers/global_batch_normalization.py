@@ -42,6 +42,11 @@ class GlobalBatchNormalization(keras.layers.BatchNormalization):
     >>> x = np.array([[1.0], [3.0]], dtype="float32")
     >>> np.round(np.asarray(norm(x, training=True)), 4).tolist()
     [[-1.0], [1.0]]
+
+    References:
+        - [Ioffe and Szegedy, 2015. Batch Normalization: Accelerating Deep
+          Network Training by Reducing Internal Covariate Shift](
+          https://arxiv.org/abs/1502.03167), Algorithm 1.
     """
 
     def __init__(self, **kwargs: Any) -> None:

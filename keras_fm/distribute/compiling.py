@@ -1,0 +1,84 @@
+"""What compiling a model for a strategy of several replicas changes, and
+the gaps of Keras 3 it fills."""
+
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from keras_fm.distribute.strategies import is_distributed
+from keras_fm.distribute.workers import worker_count
+
+
+def compile_settings(model: keras.Model) -> dict[str, Any] | None:
+    """What `compile_for_task` must change for ``model``'s strategy, or None.
+
+    Args:
+        model: the model.
+
+    Returns:
+        ``{"jit_compile": False, "steps_per_execution": 1}`` when ``model``
+        was built under a strategy of several replicas or workers, else None.
+    """
+    if not is_distributed(model):
+        return None
+    return {"jit_compile": False, "steps_per_execution": 1}
+
+
+def prepare_for_strategy(model: keras.Model) -> None:
+    """Lets Keras 3's `fit` and `evaluate` take ragged and string inputs
+    under a strategy.
+
+    Under a strategy, Keras builds a model's training state from the first
+    batch averaged over the replicas (``_maybe_symbolic_build``), which fails
+    for `tf.RaggedTensor` inputs (libsvm rows, multivalent features) and
+    strings (lookup features) — only the shapes and dtypes are read. This
+    gives it the first replica's batch instead. Under a multi-worker strategy
+    each step's logs are also returned as vectors of one value
+    (`_step_logs_as_vectors`): Keras averages them along an axis that scalar
+    metrics lack, and fails. Nothing changes for a model without a strategy
+    of several replicas or workers.
+
+    Args:
+        model: a model built inside ``strategy.scope()``.
+    """
+    if not is_distributed(model) or not hasattr(model, "_symbolic_build"):
+        return
+    strategy = model.distribute_strategy
+
+    def first_replica(value: Any) -> Any:
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+
+    def build(iterator: Any = None, data_batch: Any = None) -> None:
+        if iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = next(batches)
+                break
+        data_batch = keras.tree.map_structure(first_replica, data_batch)
+        with strategy.scope():
+            model._symbolic_build(data_batch=data_batch)
+
+    model._maybe_symbolic_build = build
+    if worker_count(strategy) > 1:
+        model.get_metrics_result = _step_logs_as_vectors(model.get_metrics_result)
+
+
+def _step_logs_as_vectors(results: Any) -> Any:
+    """``model.get_metrics_result`` whose scalars are vectors of one value
+    inside a replica (a training or evaluation step). Keras averages a
+    multi-worker step's logs along axis 0, which a scalar lacks
+    (tensorflow/tensorflow#72388); the epoch's logs, read across replicas,
+    stay scalars."""
+
+    def get_metrics_result() -> dict[str, Any]:
+        values = results()
+        if tf.distribute.in_cross_replica_context():
+            return values
+        return {
+            name: tf.reshape(value, [1]) if value.shape.rank == 0 else value
+            for name, value in values.items()
+        }
+
+    return get_metrics_result
