@@ -38,7 +38,7 @@ def results(request):
         if hasattr(item, "callspec")
         else item.get_closest_marker("case").args[0]
         for item in request.session.items
-        if item.module is request.module
+        if getattr(item, "module", None) is request.module
     ]
     done = subprocess.run(
         [sys.executable, "-m", "tests.distribute.mirrored_cases", *selected],
