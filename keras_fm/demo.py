@@ -20,6 +20,7 @@ from keras_fm.datasets import SyntheticData, make_fm_data
 from keras_fm.export import export_saved_model
 from keras_fm.layers import CIN, FieldAwareFM, FMInteraction
 from keras_fm.models.inputs import model_inputs
+from keras_fm.training import EpochLog
 
 EXPORT_TOLERANCE = 1e-5
 
@@ -156,7 +157,9 @@ def run_demo(
         epochs: int. Maximum number of epochs. Defaults to `20`.
         batch_size: int. Defaults to `512`.
         seed: int. Seed for the data, the weights and the shuffling.
-        verbose: int. Keras verbosity for `fit`. Defaults to `2`.
+        verbose: int. 0 for no output; otherwise one line per epoch, as
+            ``keras-fm train`` prints them (`keras_fm.training.EpochLog`).
+            Defaults to `2`.
 
     Returns:
         A dict with the `"test"` and `"oracle"` metrics (`logloss`, `auc`), the
@@ -185,9 +188,10 @@ def run_demo(
         callbacks=[
             keras.callbacks.EarlyStopping(
                 monitor="val_logloss", patience=2, restore_best_weights=True
-            )
+            ),
+            *([EpochLog(epochs)] if verbose else []),
         ],
-        verbose=verbose,
+        verbose=0,
         shuffle=False,  # the dataset shuffles itself
     )
     train_seconds = time.perf_counter() - start

@@ -27,6 +27,8 @@ def test_demo_trains_evaluates_and_exports(tmp_path, capsys):
     assert main([*args, "--epochs", "4"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     report = json.loads(out[-1])
+    # keras-fm train's epoch lines: 16,000 training rows / 512 = 32 steps
+    assert out[0].startswith("epoch 1/4: 32 steps, ")
     assert out[-2].startswith("SavedModel:") and set(report["test"]) == {
         "logloss",
         "auc",
