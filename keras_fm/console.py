@@ -36,10 +36,10 @@ def import_tensorflow_quietly() -> None:
         if _option("--distribute") == "multi-worker":
             return  # the cluster's collectives are set up before the devices
         devices = _logical_cpus()
-        if devices:  # before the devices start, which the next line does
-            cpu = tf.config.list_physical_devices("CPU")[0]
-            logical = tf.config.LogicalDeviceConfiguration
-            tf.config.set_logical_device_configuration(cpu, [logical()] * devices)
+        if devices:  # set up before the devices start
+            from keras_fm.distribute.strategies import logical_cpus
+
+            logical_cpus(devices)
         tf.config.list_logical_devices()  # device set-up writes its own lines
 
 

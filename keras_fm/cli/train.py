@@ -248,15 +248,15 @@ def _train(
         paths = settings[name]
         if not paths:
             return {}
-        if name == "valid" and task != "ranking":
-            data = valid_data  # parsed (and cached) for validation already
-        else:
+        if name == "test":
             data = test_data
-            if data is None:
-                data = for_strategy(
-                    data_format.read(paths, read_task, batch_size),
-                    len(resolve_paths(paths)),
-                )
+        elif task != "ranking":
+            data = valid_data  # parsed (and cached) for validation already
+        else:  # the validation rows, not the pairs validation ran on
+            data = for_strategy(
+                data_format.read(paths, read_task, batch_size),
+                len(resolve_paths(paths)),
+            )
         if task == "ranking":
             return ranking_file_metrics(model, data, catalog, seen, ranking or {})
         return task_metrics(model, data, task, classes[name])
@@ -309,8 +309,8 @@ def _read_data(
     The sizes (`DataFormat.infer_sizes`) take a pass over every file before
     the data is read. Raw libsvm rows cached in memory are read first and
     sized from the batches instead (`DataFormat.with_sizes_of`): that pass
-    fills the caches, so each file is parsed once. The test data is None when
-    it is read at the end.
+    fills the caches, so each file is parsed once. Without test files the
+    test data is None.
     """
     paths = [settings[name] for name in ("train", "valid", "test")]
     sized_later = cache is True and data_format.sized_by_reading
@@ -318,18 +318,19 @@ def _read_data(
         data_format = data_format.infer_sizes([p for group in paths for p in group])
     batch_size, seed = settings["batch_size"], settings["seed"]
 
-    def read(group: list[str], **shuffle: Any) -> Any:
-        data = data_format.read(group, task, batch_size, cache=cache, **shuffle)
+    def read(group: list[str], cached: Cache = cache, **shuffle: Any) -> Any:
+        if not group:
+            return None
+        data = data_format.read(group, task, batch_size, cache=cached, **shuffle)
         return for_strategy(data, len(resolve_paths(group)))
 
     train = read(paths[0], shuffle_buffer=100_000, seed=seed)
-    valid, test = (read(group) if group else None for group in paths[1:])
-    if not sized_later:
-        return data_format, train, valid, None
-    sized = data_format.with_sizes_of(
-        [d for d in (train, valid, test) if d is not None]
-    )
-    return sized, train, valid, test
+    valid = read(paths[1])
+    test = read(paths[2], cached=cache if sized_later else False)  # read once
+    if sized_later:
+        present = [d for d in (train, valid, test) if d is not None]
+        data_format = data_format.with_sizes_of(present)
+    return data_format, train, valid, test
 
 
 def _compile_ranker(trained: keras.Model, model: keras.Model, rate: float) -> None:
