@@ -332,11 +332,11 @@ def read_libsvm(
             2-3 us of CPU per frappe row, which a small model's training
             feels on a 2-core machine). The cache is written during the
             first complete pass. With a cache, ``shuffle_buffer`` shuffles
-            the lines of that first pass, and then whole batches
-            (``ceil(shuffle_buffer / batch_size)`` of them, reshuffled every
-            epoch): a batch of ragged rows keeps its lines after the first
-            epoch (`keras_fm.data.formats.DataFormat` remixes the rows of fields
-            split out into new batches every epoch). Defaults to `False`.
+            the lines of that first pass, and later epochs permute the
+            cached rows within windows of ``shuffle_buffer`` rows into new
+            batches (`keras_fm.data.shuffle.shuffle_in_windows`;
+            `keras_fm.data.formats.DataFormat` remixes the rows of fields
+            split out through a row buffer). Defaults to `False`.
         pairs_per_row: Optional int. Every row must hold exactly this many
             pairs (files read by position, one pair per field, as
             `keras_fm.data.split_positions` needs); another count is a

@@ -213,6 +213,33 @@ def default_steps_per_execution(model: keras.Model) -> int:
     return STEPS_PER_EXECUTION if table_entries(model) <= DENSE_UPDATE_ENTRIES else 1
 
 
+def check_optimizer_strategy(optimizer: Any, model: keras.Model) -> None:
+    """Fails clearly when ``optimizer`` belongs to another strategy than ``model``.
+
+    A TensorFlow optimizer keeps the strategy current when it was created;
+    one created outside the scope a model was built in fails in ``fit`` with
+    TensorFlow's "Mixing different tf.distribute.Strategy objects", for
+    Keras's optimizers and this package's alike.
+
+    Args:
+        optimizer: a `keras.optimizers.Optimizer`.
+        model: the model it is to train.
+
+    Raises:
+        ValueError: naming both strategies.
+    """
+    own = getattr(optimizer, "_distribution_strategy", None)
+    if own is None or own is model.distribute_strategy:
+        return
+    raise ValueError(
+        f"the optimizer {type(optimizer).__name__} was created under "
+        f"{type(own).__name__} but model {model.name!r} was built under "
+        f"{type(model.distribute_strategy).__name__}: create the optimizer "
+        "inside the same `strategy.scope()`, or pass none (compile_for_task "
+        "then creates the default one there)"
+    )
+
+
 def compile_for_task(
     model: keras.Model,
     task: str | None = None,
@@ -229,6 +256,9 @@ def compile_for_task(
             model's default learning rate (`TRAINING_DEFAULTS`), dense and
             under XLA for small tables, row-sparse
             (`keras_fm.optimizers.LazyAdam`) without XLA for large ones.
+            An optimizer instance must come from the scope the model was
+            built in (as Keras requires under `tf.distribute`); a name such
+            as `"adam"` is created there.
         **kwargs: other `model.compile` arguments. ``jit_compile`` defaults
             to the one `default_optimizer` gives without an ``optimizer``,
             and to `False` with one (XLA makes row-sparse updates dense).
@@ -246,7 +276,8 @@ def compile_for_task(
         The model, compiled.
 
     Raises:
-        ValueError: if ``task`` is not the model's, or neither is known.
+        ValueError: if ``task`` is not the model's, or neither is known, or
+            the optimizer was created under another strategy than the model.
     """
     built_for = model_task(model)
     if task is None:
@@ -265,9 +296,12 @@ def compile_for_task(
     distributed = compile_settings(model)
     for name, value in (distributed or {}).items():
         kwargs.setdefault(name, value)
-    if optimizer is None:
-        optimizer, jit_compile = default_optimizer(model)
-        kwargs.setdefault("jit_compile", jit_compile)
+    with model.distribute_strategy.scope():  # the optimizer's variables
+        if optimizer is None:
+            optimizer, jit_compile = default_optimizer(model)
+            kwargs.setdefault("jit_compile", jit_compile)
+        optimizer = keras.optimizers.get(optimizer)
+    check_optimizer_strategy(optimizer, model)
     kwargs.setdefault("jit_compile", False)
     kwargs.setdefault("steps_per_execution", default_steps_per_execution(model))
     if distributed is not None:

@@ -116,6 +116,31 @@ def defaults(mirrored, folder):
     }
 
 
+def outside_scope(mirrored):
+    """Optimizers made outside the scope the model was built in: refused by
+    name for every optimizer; with none given, compile_for_task makes the
+    default one in the model's scope even when called outside it."""
+    refused = {}
+    for name, make in OPTIMIZERS.items():
+        optimizer = make()
+        with mirrored.scope():
+            model = build("fm")
+        try:
+            compile_for_task(model, "binary", optimizer)
+        except ValueError as error:
+            refused[name] = "strategy.scope()" in str(error)
+    with mirrored.scope():
+        model = build("fm")
+    compile_for_task(model)  # outside the scope
+    history = model.fit(dataset(), epochs=2, verbose=0)
+    return {
+        "case": "outside_scope",
+        "refused": refused,
+        "losses": history.history["loss"],
+        "replicas": model.distribute_strategy.num_replicas_in_sync,
+    }
+
+
 def global_batch_norm(mirrored):
     """Training outputs of batch norm on 2 replicas of 8 rows each against one
     device on the 16 rows, for a feature of mean 1e4 and spread 1."""
@@ -148,6 +173,8 @@ def main(cases):
                 result = defaults(mirrored, Path(folder))
         elif case == "global_batch_norm":
             result = global_batch_norm(mirrored)
+        elif case == "outside_scope":
+            result = outside_scope(mirrored)
         else:
             name, optimizer = case.split(":")
             result = exactness(name, optimizer, mirrored)

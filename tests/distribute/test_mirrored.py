@@ -90,3 +90,18 @@ def test_defaults_train_evaluate_save_and_export_under_the_strategy(results):
     assert result["finite"]
     assert result["reloaded_difference"] == 0.0
     assert result["signature_inputs"] == ["age", "genre", "user"]
+
+
+@pytest.mark.case("outside_scope")
+def test_an_optimizer_from_outside_the_scope_is_refused_by_name(results):
+    """Keras's Adam and the row-sparse optimizers alike: made outside the
+    model's scope, TensorFlow would fail in fit with "Mixing different
+    tf.distribute.Strategy objects"; compile_for_task says what to do. With no
+    optimizer it makes the default one in the model's scope."""
+    result = results["outside_scope"]
+    assert result["refused"] == dict.fromkeys(
+        ("adam", "lazy_adam", "sparse_adagrad", "sparse_ftrl"), True
+    )
+    assert result["replicas"] == 2
+    first, second = result["losses"]
+    assert second < first
