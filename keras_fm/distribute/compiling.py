@@ -69,12 +69,13 @@ def _step_logs_as_vectors(results: Any) -> Any:
     """``model.get_metrics_result`` whose scalars are vectors of one value
     inside a replica (a training or evaluation step). Keras averages a
     multi-worker step's logs along axis 0, which a scalar lacks
-    (tensorflow/tensorflow#72388); the epoch's logs, read across replicas,
-    stay scalars."""
+    (tensorflow/tensorflow#72388); the epoch's logs, read outside the
+    strategy's replicas (where ``fit`` runs, out of any scope, is the default
+    strategy's replica), stay scalars."""
 
     def get_metrics_result() -> dict[str, Any]:
         values = results()
-        if tf.distribute.in_cross_replica_context():
+        if not tf.distribute.has_strategy() or tf.distribute.in_cross_replica_context():
             return values
         return {
             name: tf.reshape(value, [1]) if value.shape.rank == 0 else value

@@ -11,22 +11,16 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
+import keras
+import numpy as np
 import tensorflow as tf
 
-CPU = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(
-    CPU, [tf.config.LogicalDeviceConfiguration()] * 2
-)
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-from keras_fm.export import export_saved_model  # noqa: E402
-from keras_fm.layers import GlobalBatchNormalization  # noqa: E402
-from keras_fm.models import MODEL_DEFAULTS, compile_for_task  # noqa: E402
-from keras_fm.models.defaults import normal  # noqa: E402
-from keras_fm.optimizers import LazyAdam, SparseAdagrad, SparseFtrl  # noqa: E402
-from tests.models.test_models import SMALL, batch, build  # noqa: E402
+from keras_fm.export import export_saved_model
+from keras_fm.layers import GlobalBatchNormalization
+from keras_fm.models import MODEL_DEFAULTS, compile_for_task
+from keras_fm.models.defaults import normal
+from keras_fm.optimizers import LazyAdam, SparseAdagrad, SparseFtrl
+from tests.models.test_models import SMALL, batch, build
 
 OPTIMIZERS = {
     "adam": lambda: keras.optimizers.Adam(0.01),
@@ -166,6 +160,10 @@ def global_batch_norm(mirrored):
 
 
 def main(cases):
+    cpu = tf.config.list_physical_devices("CPU")[0]  # before TensorFlow starts
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+    )
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     for case in cases:
         if case == "defaults":

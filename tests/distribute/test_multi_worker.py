@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,7 @@ from tests.test_cli_runs import libsvm_file
 pytestmark = pytest.mark.slow
 
 DEADLINE = 300  # seconds for a cluster run
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_ports(count):
@@ -42,7 +44,8 @@ def command(data, model_dir, model="deepfm"):
 
 @contextmanager
 def cluster(args):
-    """Two workers running ``args``, each with its TF_CONFIG; killed on exit."""
+    """Two workers running ``args`` from the repository's root, each with its
+    TF_CONFIG; killed on exit."""
     addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
     processes = []
     for index in range(2):
@@ -50,7 +53,8 @@ def cluster(args):
                   "task": {"type": "worker", "index": index}}  # fmt: skip
         env = dict(os.environ, TF_CONFIG=json.dumps(config))
         processes.append(subprocess.Popen(
-            args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, cwd=ROOT,
         ))  # fmt: skip
     try:
         yield processes
@@ -116,3 +120,30 @@ def test_a_killed_cluster_resumes_from_the_last_finished_epoch(tmp_path):
         assert "resuming from epoch 2" in output
         assert "epoch 1/3" not in output and "epoch 3/3" in output
     only_the_chief_wrote(tmp_path / "run", chief, worker)
+
+
+def test_two_workers_train_as_one_device_with_every_optimizer(tmp_path):
+    """MultiWorkerMirroredStrategy, 2 workers of one replica: 4 steps at a
+    global batch of 16 leave one device's weights (tolerance as in
+    test_mirrored) with dense Adam and each row-sparse optimizer, and the
+    defaults train, evaluate, predict, save and export on every worker."""
+    cases = ["fm:adam", "fm:lazy_adam", "fm:sparse_adagrad", "fm:sparse_ftrl",
+             "deepfm:lazy_adam", "defaults"]  # fmt: skip
+    args = [sys.executable, "-m", "tests.distribute.multi_worker_cases", *cases]
+    with cluster(args) as processes:
+        outputs = finish(processes)
+    chief, worker = (
+        [json.loads(line) for line in out.splitlines() if line[:1] == "{"]
+        for out in outputs
+    )
+    assert chief == worker  # one synchronous model
+    for result in chief[:-1]:
+        assert result["replicas"] == 2 and result["moved"] > 1e-3
+        tolerance = 1e-6 + 1e-5 * result["moved"] + 3 * result["rounding"]
+        assert result["difference"] <= tolerance, result
+        one, two = result["losses"]
+        assert two == pytest.approx(one, rel=1e-5)
+    defaults = chief[-1]
+    assert (defaults["jit_compile"], defaults["steps_per_execution"]) == (False, 1)
+    assert defaults["finite"] and defaults["reloaded_difference"] == 0.0
+    assert defaults["signature_inputs"] == ["age", "genre", "user"]
