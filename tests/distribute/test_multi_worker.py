@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.models.test_models import SMALL
 from tests.test_cli_runs import libsvm_file
 
 pytestmark = pytest.mark.slow
@@ -122,14 +123,25 @@ def test_a_killed_cluster_resumes_from_the_last_finished_epoch(tmp_path):
     only_the_chief_wrote(tmp_path / "run", chief, worker)
 
 
-def test_two_workers_train_as_one_device_with_every_optimizer(tmp_path):
+IN_CI = ["fm:adam", "fm:lazy_adam", "fm:sparse_adagrad", "fm:sparse_ftrl",
+         "deepfm:lazy_adam"]  # fmt: skip
+EVERY_MODEL = [f"{name}:adam" for name in sorted(SMALL) if f"{name}:adam" not in IN_CI]
+
+
+@pytest.mark.parametrize(
+    "cases", [IN_CI, pytest.param(EVERY_MODEL, marks=pytest.mark.long)],
+    ids=["row_sparse", "every_model"],
+)  # fmt: skip
+def test_two_workers_train_as_one_device(tmp_path, cases):
     """MultiWorkerMirroredStrategy, 2 workers of one replica: 4 steps at a
     global batch of 16 leave one device's weights (tolerance as in
-    test_mirrored) with dense Adam and each row-sparse optimizer, and the
-    defaults train, evaluate, predict, save and export on every worker."""
-    cases = ["fm:adam", "fm:lazy_adam", "fm:sparse_adagrad", "fm:sparse_ftrl",
-             "deepfm:lazy_adam", "defaults"]  # fmt: skip
-    args = [sys.executable, "-m", "tests.distribute.multi_worker_cases", *cases]
+    test_mirrored) with dense Adam and each row-sparse optimizer (and, in the
+    long set, every zoo model), and the defaults train, evaluate, predict,
+    save and export on every worker."""
+    args = [
+        sys.executable, "-m", "tests.distribute.multi_worker_cases", *cases,
+        "defaults",
+    ]  # fmt: skip
     with cluster(args) as processes:
         outputs = finish(processes)
     chief, worker = (
