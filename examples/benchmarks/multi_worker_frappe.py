@@ -78,8 +78,10 @@ def run(args, workers):
         subprocess.Popen(
             [*args, *(["--distribute", "multi-worker"] if config else [])],
             env={**os.environ, **({"TF_CONFIG": config} if config else {})},
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for config in configs
     ]
     try:
