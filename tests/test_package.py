@@ -26,6 +26,7 @@ def test_public_layers():
         "FieldEmbedding",
         "GlobalBatchNormalization",
         "InteractingLayer",
+        "PosteriorFM",
         "SparseFM",
     ]
 
@@ -56,6 +57,7 @@ def test_every_init_argument_is_a_public_attribute_in_the_config(cls):
         "features": [IdFeature("a", 3), IdFeature("b", 4)],
         "embedding_dim": 2,
         "num_features": 5,
+        "num_samples": 2,
         "degree": 3,
     }
     layer = cls(**{p.name: required[p.name] for p in parameters if p.name in required})
@@ -67,7 +69,7 @@ def test_every_init_argument_is_a_public_attribute_in_the_config(cls):
 
 PACKAGES = (
     "data", "datasets", "features", "layers", "models", "optimizers", "ranking",
-    "export", "serving",
+    "export", "serving", "bayes",
 )  # fmt: skip
 
 

@@ -15,6 +15,7 @@ import tensorflow as tf
 from keras_fm.export.serving_model import field_input_layers
 from keras_fm.features import Feature, HashedFeature, IdFeature, LookupFeature
 from keras_fm.layers.field_input_layer import FieldInputLayer
+from keras_fm.layers.posterior_fm import PosteriorFM
 from keras_fm.layers.sparse_fm import SparseFM
 from keras_fm.models.inputs import feature_inputs
 
@@ -108,8 +109,9 @@ def edge_model(model: keras.Model) -> keras.Model:
     Every list input becomes a dense `(batch, length)` input (padded with
     the feature's ``pad_value``; -1 for features that were lookups), and
     lookup / hashed features take row indices (see `edge_feature`). A
-    `build_sparse_fm` model takes dense ``ids`` (padded with -1) and
-    ``values`` (padded with 0). The weights are ``model``'s.
+    model over raw rows (`build_sparse_fm`, `keras_fm.bayes`) takes dense
+    ``ids`` (padded with -1) and ``values`` (padded with 0). The weights are
+    ``model``'s.
 
     Args:
         model: a model of `keras_fm.models` (or built from feature specs).
@@ -122,7 +124,9 @@ def edge_model(model: keras.Model) -> keras.Model:
     ]
     if features:
         named = feature_inputs(features, "dense")
-    elif any(isinstance(layer, SparseFM) for layer in model._flatten_layers()):
+    elif any(
+        isinstance(layer, (SparseFM, PosteriorFM)) for layer in model._flatten_layers()
+    ):
         named = {  # raw rows, padded: id -1 and value 0 add nothing
             "ids": keras.Input((None,), dtype="int64", name="ids"),
             "values": keras.Input((None,), dtype="float32", name="values"),
@@ -130,8 +134,8 @@ def edge_model(model: keras.Model) -> keras.Model:
     else:
         raise ValueError(
             f"Model {model.name!r} has no feature-spec embedding layer "
-            "(FieldEmbedding / FieldAwareEmbedding) or SparseFM: TFLite export "
-            "needs one."
+            "(FieldEmbedding / FieldAwareEmbedding), SparseFM or PosteriorFM: "
+            "TFLite export needs one."
         )
     inputs: Any = named
     if not isinstance(model.input, dict):  # the builders' list of named inputs

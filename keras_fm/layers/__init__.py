@@ -9,6 +9,7 @@ from keras_fm.layers.field_embedding import FieldEmbedding
 from keras_fm.layers.fm_interaction import FMInteraction
 from keras_fm.layers.global_batch_normalization import GlobalBatchNormalization
 from keras_fm.layers.interacting_layer import InteractingLayer
+from keras_fm.layers.posterior_fm import PosteriorFM
 from keras_fm.layers.sparse_fm import SparseFM
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "FieldEmbedding",
     "GlobalBatchNormalization",
     "InteractingLayer",
+    "PosteriorFM",
     "SparseFM",
 ]

@@ -114,40 +114,10 @@ class SparseFM(keras.layers.Layer):
         self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
         self.built = True
 
-    def _rows(self, inputs: Any) -> tuple[Any, Any, Any, Any]:
-        """Flat ids, flat values, the row of each, and the batch size."""
-        if not isinstance(inputs, dict) or {"ids", "values"} - set(inputs):
-            received = sorted(inputs) if isinstance(inputs, dict) else type(inputs)
-            raise ValueError(
-                f"`SparseFM` takes a dict with 'ids' and 'values'. Received: {received}"
-            )
-        ids, values = inputs["ids"], inputs["values"]
-        if isinstance(ids, tf.SparseTensor):
-            ids, values = (
-                tf.RaggedTensor.from_sparse(ids),
-                tf.RaggedTensor.from_sparse(values),
-            )
-        if isinstance(ids, tf.RaggedTensor):
-            if not isinstance(values, tf.RaggedTensor):
-                raise ValueError("`SparseFM`: 'ids' and 'values' must both be ragged.")
-            batch = ids.nrows(out_type=tf.int32)
-            rows = tf.cast(ids.value_rowids(), tf.int32)
-            return ids.flat_values, values.flat_values, rows, batch
-        ids, values = tf.convert_to_tensor(ids), tf.convert_to_tensor(values)
-        batch = tf.shape(ids)[0]
-        rows = tf.repeat(tf.range(batch), tf.shape(ids)[1])
-        return tf.reshape(ids, [-1]), tf.reshape(values, [-1]), rows, batch
-
     def call(self, inputs: Any) -> Any:
-        ids, values, rows, batch = self._rows(inputs)
-        ids = tf.cast(ids, tf.int64)
-        # A missing value (NaN) is 1.0 for an id, 0 for padding (id < 0).
-        values = tf.where(
-            ids < 0, tf.where(tf.math.is_nan(values), 0.0, values), values
+        ids, values, rows, batch = sparse_nonzeros(
+            inputs, self.num_features, "SparseFM"
         )
-        values = id_weights(values)
-        in_range = tf.logical_and(ids >= 0, ids < self.num_features)
-        ids = tf.where(in_range, ids, tf.cast(self.num_features, tf.int64))
         x = tf.cast(values, self.compute_dtype)  # (N,)
         vectors = gather_rows(self.embeddings, ids, self.compute_dtype)  # (N, k)
         scaled = vectors * x[:, None]
@@ -186,3 +156,56 @@ class SparseFM(keras.layers.Layer):
             }
         )
         return config
+
+
+def _flat_rows(inputs: Any, layer: str) -> tuple[Any, Any, Any, Any]:
+    """Flat ids, flat values, the row of each, and the batch size."""
+    if not isinstance(inputs, dict) or {"ids", "values"} - set(inputs):
+        received = sorted(inputs) if isinstance(inputs, dict) else type(inputs)
+        raise ValueError(
+            f"`{layer}` takes a dict with 'ids' and 'values'. Received: {received}"
+        )
+    ids, values = inputs["ids"], inputs["values"]
+    if isinstance(ids, tf.SparseTensor):
+        ids, values = (
+            tf.RaggedTensor.from_sparse(ids),
+            tf.RaggedTensor.from_sparse(values),
+        )
+    if isinstance(ids, tf.RaggedTensor):
+        if not isinstance(values, tf.RaggedTensor):
+            raise ValueError(f"`{layer}`: 'ids' and 'values' must both be ragged.")
+        batch = ids.nrows(out_type=tf.int32)
+        rows = tf.cast(ids.value_rowids(), tf.int32)
+        return ids.flat_values, values.flat_values, rows, batch
+    ids, values = tf.convert_to_tensor(ids), tf.convert_to_tensor(values)
+    batch = tf.shape(ids)[0]
+    rows = tf.repeat(tf.range(batch), tf.shape(ids)[1])
+    return tf.reshape(ids, [-1]), tf.reshape(values, [-1]), rows, batch
+
+
+def sparse_nonzeros(
+    inputs: Any, num_features: int, layer: str
+) -> tuple[Any, Any, Any, Any]:
+    """The non-zeros of rows of (feature id, value) pairs, as a model uses them.
+
+    Args:
+        inputs: dict with ``"ids"`` and ``"values"``: both ragged, both
+            sparse, or both dense `(batch, length)`.
+        num_features: the size of the feature space: other ids (e.g. unseen
+            at serving time) become the out-of-vocabulary id ``num_features``.
+        layer: the layer's name, for errors.
+
+    Returns:
+        ``(ids, values, rows, batch)``: flat int64 ids, flat float32 values
+        (NaN: libsvm's implicit 1.0; 0 for padding ids below 0, clipped by
+        `keras_fm.features.feature.limit_values`), the row of each, and the
+        number of rows.
+    """
+    ids, values, rows, batch = _flat_rows(inputs, layer)
+    ids = tf.cast(ids, tf.int64)
+    # A missing value (NaN) is 1.0 for an id, 0 for padding (id < 0).
+    values = tf.where(ids < 0, tf.where(tf.math.is_nan(values), 0.0, values), values)
+    values = id_weights(values)
+    in_range = tf.logical_and(ids >= 0, ids < num_features)
+    ids = tf.where(in_range, ids, tf.cast(num_features, tf.int64))
+    return ids, values, rows, batch

@@ -1,0 +1,245 @@
+"""Bayesian FM by Gibbs sampling (MCMC) and its deterministic sibling (ALS),
+each returning a Keras model that serves what it learned."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_fm.bayes.coloring import color_features
+from keras_fm.bayes.gibbs import GibbsSweep, Hyperpriors
+from keras_fm.bayes.rows import SparseRows
+from keras_fm.data.pipeline import check_task
+from keras_fm.layers.posterior_fm import PosteriorFM
+from keras_fm.models.parts import finish
+
+
+def fit_mcmc(
+    train: SparseRows,
+    task: str = "regression",
+    *,
+    embedding_dim: int = 8,
+    num_sweeps: int = 200,
+    burn_in: int = 50,
+    thin: int = 1,
+    groups: Sequence[int] | None = None,
+    init_stdev: float = 0.1,
+    hyperpriors: Hyperpriors | None = None,
+    validation: SparseRows | None = None,
+    seed: int = 0,
+    verbose: int = 0,
+) -> keras.Model:
+    """A factorization machine learned by Gibbs sampling, as libFM's MCMC.
+
+    No learning rate and no regularization to tune: the prior precisions of
+    each group of features are sampled with the parameters (Freudenthaler,
+    Schmidt-Thieme and Rendle, 2011). Each sweep draws every parameter once
+    in ``O(k * nnz)`` (`keras_fm.bayes.gibbs`). After ``burn_in`` sweeps,
+    every ``thin``-th sample is kept; the returned model predicts their
+    average: the posterior predictive mean (for binary tasks, the mean
+    probability of a probit model). It keeps ``S = (num_sweeps - burn_in) //
+    thin`` samples of ``(num_features + 1) * (embedding_dim + 1)`` float32
+    weights each: thin more for large feature spaces.
+
+    Args:
+        train: the training rows (`keras_fm.bayes.SparseRows`).
+        task: `"regression"` (Gaussian noise, its precision sampled) or
+            `"binary"` (probit; labels > 0 are positives).
+        embedding_dim: size ``k`` of the latent vectors.
+        num_sweeps: sweeps in all, burn-in included.
+        burn_in: sweeps whose samples are dropped.
+        thin: keep every ``thin``-th sample after the burn-in.
+        groups: the prior group of each feature (its own mean and precision
+            of ``w`` and of each factor), e.g. its field. Defaults to one
+            group for all.
+        init_stdev: standard deviation of the initial latent vectors.
+        hyperpriors: the fixed top of the hierarchy (libFM's defaults).
+        validation: Optional rows scored by the posterior mean so far, in
+            the progress lines.
+        seed: the seed of every draw.
+        verbose: 1 prints a line every 10 sweeps.
+
+    Returns:
+        A `keras.Model` from ``{"ids", "values"}`` (as `keras_fm.data.read_libsvm`
+        yields them) to ``prediction``, through a `keras_fm.layers.PosteriorFM`
+        named ``"fm"``.
+    """
+    if burn_in < 0 or thin < 1 or num_sweeps - burn_in < thin:
+        raise ValueError(
+            "need 0 <= burn_in and 1 <= thin <= num_sweeps - burn_in; received "
+            f"num_sweeps={num_sweeps}, burn_in={burn_in}, thin={thin}"
+        )
+    sweep = _sweep(train, task, embedding_dim, groups, seed, init_stdev,
+                   sample=True, hyperpriors=hyperpriors)  # fmt: skip
+    progress = _Progress(sweep, task, validation, verbose)
+    samples: list[tuple[float, np.ndarray, np.ndarray]] = []
+    for index in range(num_sweeps):
+        rmse = float(sweep.sweep())
+        kept = index >= burn_in and (index - burn_in) % thin == thin - 1
+        if kept:
+            samples.append(sweep.parameters())
+        progress.after(index, rmse, kept)
+    return posterior_model(samples, train.num_features, task)
+
+
+def fit_als(
+    train: SparseRows,
+    task: str = "regression",
+    *,
+    embedding_dim: int = 8,
+    num_sweeps: int = 50,
+    l2: tuple[float, float] = (1.0, 1.0),
+    init_stdev: float = 0.1,
+    validation: SparseRows | None = None,
+    seed: int = 0,
+    verbose: int = 0,
+) -> keras.Model:
+    """A factorization machine learned by alternating least squares.
+
+    libFM's ``-method als``: each parameter in turn is set to the minimizer
+    of the squared error plus ``l2`` given all the others (coordinate
+    descent), in the same ``O(k * nnz)`` sweeps as `fit_mcmc`, with no
+    learning rate. For binary tasks the targets are the expected latent
+    values of a probit model given the current scores.
+
+    Args:
+        train: the training rows.
+        task: `"regression"` or `"binary"`.
+        embedding_dim: size ``k`` of the latent vectors.
+        num_sweeps: sweeps over every parameter.
+        l2: ``(lambda_w, lambda_v)``: the L2 penalties on ``w`` and ``v``
+            (``sum (y - yhat)^2 + lambda_w ||w||^2 + lambda_v ||v||^2``).
+        init_stdev: standard deviation of the initial latent vectors.
+        validation: Optional rows scored in the progress lines.
+        seed: the seed of the initial vectors.
+        verbose: 1 prints a line every 10 sweeps.
+
+    Returns:
+        A `keras.Model` as `fit_mcmc`'s, of one sample: the final parameters.
+    """
+    sweep = _sweep(train, task, embedding_dim, None, seed, init_stdev,
+                   sample=False, l2=l2)  # fmt: skip
+    progress = _Progress(sweep, task, validation, verbose, averaged=False)
+    for index in range(num_sweeps):
+        progress.after(index, float(sweep.sweep()), kept=True)
+    return posterior_model([sweep.parameters()], train.num_features, task)
+
+
+def posterior_model(
+    samples: Sequence[tuple[float, np.ndarray, np.ndarray]],
+    num_features: int,
+    task: str,
+    name: str = "bayes_fm",
+) -> keras.Model:
+    """The model that averages FMs of the given parameters.
+
+    Args:
+        samples: ``(w0, w, v)`` per sample, ``w`` `(p,)`, ``v`` `(p, k)`.
+        num_features: ``p``.
+        task: `"regression"` (mean score) or `"binary"` (mean probit
+            probability).
+        name: the model's name.
+
+    Returns:
+        A `keras.Model` from ragged ``{"ids", "values"}`` to ``prediction``.
+    """
+    check_task(task)
+    w0 = np.array([sample[0] for sample in samples])
+    w = np.stack([sample[1] for sample in samples])
+    v = np.stack([sample[2] for sample in samples])
+    inputs = {
+        "ids": keras.Input((None,), dtype="int64", ragged=True, name="ids"),
+        "values": keras.Input((None,), dtype="float32", ragged=True, name="values"),
+    }
+    link = "identity" if task == "regression" else "probit"
+    layer = PosteriorFM(num_features, v.shape[2], len(samples), link, name="fm")
+    model = finish(inputs, [layer(inputs)], task, None, name)
+    layer.set_samples(w0, w, v)
+    return model
+
+
+def _sweep(
+    train: SparseRows,
+    task: str,
+    embedding_dim: int,
+    groups: Sequence[int] | None,
+    seed: int,
+    init_stdev: float,
+    **options: Any,
+) -> GibbsSweep:
+    check_task(task)
+    if not train.num_rows:
+        raise ValueError("the training data holds no row")
+    if groups is None:
+        group_ids = np.zeros(train.num_features, np.int64)
+    else:
+        group_ids = np.asarray(groups, np.int64)
+        if group_ids.shape != (train.num_features,) or group_ids.min() < 0:
+            raise ValueError(
+                f"`groups` needs one group id >= 0 per feature "
+                f"({train.num_features}); received shape {group_ids.shape}"
+            )
+    return GibbsSweep(train, group_ids, embedding_dim, task, color_features(train),
+                      seed=seed, init_stdev=init_stdev, **options)  # fmt: skip
+
+
+class _Progress:
+    """The progress lines, and the validation score of the average so far."""
+
+    def __init__(
+        self,
+        sweep: GibbsSweep,
+        task: str,
+        validation: SparseRows | None,
+        verbose: int,
+        averaged: bool = True,
+    ) -> None:
+        self.sweep, self.task, self.data = sweep, task, validation
+        self.verbose, self.averaged = verbose, averaged
+        self.total: Any = 0.0
+        self.count = 0
+        self.score: float | None = None
+
+    def after(self, index: int, rmse: float, kept: bool) -> None:
+        """Scores the validation rows with a kept sample; prints every 10th."""
+        if self.data is not None and kept:
+            self.score = self._validation()
+        if not self.verbose or (index + 1) % 10:
+            return
+        line = f"sweep {index + 1}: train rmse {rmse:.4f}"
+        if self.score is not None:
+            metric = "rmse" if self.task == "regression" else "auc"
+            line += f", validation {metric} {self.score:.4f}"
+        print(line, flush=True)
+
+    def _validation(self) -> float:
+        data = self.data
+        assert data is not None
+        scores, _ = self.sweep.scores(
+            tf.constant(data.rows), tf.constant(data.ids),
+            tf.constant(data.values, tf.float64), data.num_rows,
+        )  # fmt: skip
+        scores = scores.numpy()
+        if self.task == "binary":
+            scores = 0.5 * _erfc(-scores / np.sqrt(2.0))
+        self.total = (self.total if self.averaged else 0.0) + scores
+        self.count = self.count + 1 if self.averaged else 1
+        mean = self.total / self.count
+        if self.task == "regression":
+            return float(np.sqrt(np.mean((mean - data.labels) ** 2)))
+        return _auc(data.labels > 0, mean)
+
+
+def _erfc(x: np.ndarray) -> np.ndarray:
+    return np.asarray(tf.math.erfc(tf.constant(x)).numpy())
+
+
+def _auc(positive: np.ndarray, scores: np.ndarray) -> float:
+    ranks = np.argsort(np.argsort(scores)) + 1
+    count = positive.sum()
+    return float(
+        (ranks[positive].sum() - count * (count + 1) / 2)
+        / max(count * (len(scores) - count), 1)
+    )
