@@ -62,6 +62,7 @@ def _train(commands: Any, common: argparse.ArgumentParser) -> None:
     _train_ranking(train)
     _train_model(train)
     _train_run(train)
+    _train_learner(train)
 
 
 def _train_data(train: argparse.ArgumentParser) -> None:
@@ -158,7 +159,8 @@ def _train_model(train: argparse.ArgumentParser) -> None:
         type=l2_spec,
         help="L2 on the latent vectors of each batch (libFM's): a number, or per "
         "feature as name=number pairs, a bare number being the others' penalty "
-        "(e.g. 0.01,user_id=0.1)",
+        "(e.g. 0.01,user_id=0.1); with --learner als, its penalty on w and v "
+        "(default 1)",
     )
     train.add_argument(
         "--table-l2",
@@ -167,6 +169,33 @@ def _train_model(train: argparse.ArgumentParser) -> None:
         help="L2 on the whole embedding and first-order tables at every step "
         "(FuxiCTR's embedding_regularizer: adds LAMBDA/2 * ||W||^2)",
     )
+
+
+def _train_learner(train: argparse.ArgumentParser) -> None:
+    learner = train.add_argument_group(
+        "Bayesian FM (--model fm, libsvm rows; keras_fm.bayes)"
+    )
+    learner.add_argument(
+        "--learner",
+        choices=("sgd", "mcmc", "als"),
+        default="sgd",
+        help="sgd: Keras's fit (default); mcmc: Gibbs sampling, with no learning "
+        "rate or regularization to tune, serving the posterior mean; als: "
+        "alternating least squares. mcmc and als default to --embedding-dim 8",
+    )
+    learner.add_argument(
+        "--sweeps", type=positive_int, default=200,
+        help="sweeps over every parameter (default: %(default)s)",
+    )  # fmt: skip
+    learner.add_argument(
+        "--burn-in", type=int, default=20,
+        help="mcmc: first sweeps whose samples are dropped (default: %(default)s)",
+    )  # fmt: skip
+    learner.add_argument(
+        "--thin", type=positive_int, default=1,
+        help="mcmc: keep every N-th sample; the model holds them all "
+        "(default: %(default)s)",
+    )  # fmt: skip
 
 
 def _train_distribute(train: argparse.ArgumentParser) -> None:
@@ -220,8 +249,8 @@ def _train_run(train: argparse.ArgumentParser) -> None:
         default="auto",
         help="keep the parsed training and validation batches after the first "
         "epoch, in memory or in files PREFIX-*, so that later epochs skip text "
-        "parsing (a batch then keeps its lines; the order of batches is "
-        "shuffled); auto: in memory when the files hold at most 512 MiB "
+        "parsing (its rows are shuffled into new batches every epoch); auto: "
+        "in memory when the files hold at most 512 MiB "
         "(default: %(default)s)",
     )
 

@@ -424,6 +424,10 @@ def _model_kwargs(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """`train` with the command's arguments."""
+    if args.learner != "sgd":
+        from keras_fm.cli import bayes
+
+        return bayes.run(args)
     if args.distribute and args.task == "ranking":
         raise ValueError(RANKING_ON_ONE_DEVICE)
     with contextlib.nullcontext() if args.verbose else quiet_stderr():

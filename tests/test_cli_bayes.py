@@ -1,0 +1,79 @@
+"""keras-fm train --learner mcmc / als, then evaluate, predict and export as
+for any trained model."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.test_cli_runs import libsvm_file
+from tests.test_cli_train import run
+
+
+def train(tmp_path, capsys, learner, task="binary", *extra):
+    data = libsvm_file(tmp_path / "train.libsvm", 1500)
+    valid = libsvm_file(tmp_path / "valid.libsvm", 500, seed=0)
+    return run(
+        capsys, "train", "--model", "fm", "--format", "libsvm", "--task", task,
+        "--train", data, "--valid", valid, "--test", valid, "--learner", learner,
+        "--sweeps", 30, "--burn-in", 10, "--model-dir", tmp_path / "model", *extra,
+    )  # fmt: skip
+
+
+def test_mcmc_trains_evaluates_predicts_and_exports(tmp_path, capsys):
+    code, out, err = train(tmp_path, capsys, "mcmc", "binary", "--fields-by-position")
+    assert code == 0, err
+    assert out[0].startswith("keras-fm train: mcmc on 1500 rows of 120 features")
+    assert [line.split(":")[0] for line in out[1:4]] == [
+        "sweep 10", "sweep 20", "sweep 30",
+    ]  # fmt: skip
+    metrics = json.loads(out[-1])
+    assert metrics == json.loads((tmp_path / "model" / "metrics.json").read_text())
+    assert metrics["test"]["auc"] > 0.6  # data from a known FM of rank 2
+    layer = tf.keras.models.load_model(tmp_path / "model" / "model.keras").get_layer(
+        "fm"
+    )
+    assert layer.num_samples == 20 and layer.link == "probit"
+    common = ["--model-dir", tmp_path / "model", "--data", tmp_path / "valid.libsvm",
+              "--format", "libsvm"]  # fmt: skip
+    code, out, _ = run(capsys, "evaluate", *common)
+    assert code == 0
+    assert json.loads(out[-1]) == pytest.approx(metrics["test"], abs=1e-5)
+    code, _, _ = run(capsys, "predict", *common, "--output", tmp_path / "p.txt")
+    predictions = np.loadtxt(tmp_path / "p.txt")
+    assert code == 0 and len(predictions) == 500
+    code, out, err = run(
+        capsys, "export", "--model-dir", tmp_path / "model", "--saved-model",
+        tmp_path / "serving", "--tflite", tmp_path / "m.tflite",
+    )  # fmt: skip
+    assert code == 0, err
+    serve = tf.saved_model.load(json.loads(out[-1])["saved_model"])
+    served = serve.signatures["serving_default"](
+        ids=tf.constant([[0, 50, 90]], tf.int64), values=tf.constant([[1.0] * 3])
+    )["prediction"]
+    assert 0.0 < float(served[0]) < 1.0
+
+
+def test_als_regression_takes_l2(tmp_path, capsys):
+    code, out, err = train(tmp_path, capsys, "als", "regression", "--l2", 30)
+    assert code == 0, err
+    labels = np.loadtxt(tmp_path / "valid.libsvm", usecols=0)
+    constant = float(np.std(labels))  # the RMSE of the best constant
+    assert json.loads(out[-1])["test"]["rmse"] < constant - 0.02
+    settings = json.loads((tmp_path / "model" / "run.json").read_text())["settings"]
+    assert settings["l2"] == 30.0 and settings["learner"] == "als"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--model", "deepfm"], "--learner mcmc trains --model fm only"),
+        (["--distribute", "mirrored"], "runs on one device"),
+    ],
+)
+def test_what_the_learners_do_not_do_is_a_one_line_error(
+    tmp_path, capsys, extra, message
+):
+    code, _, err = train(tmp_path, capsys, "mcmc", "binary", *extra)
+    assert code == 1 and message in err and "\n" not in err
