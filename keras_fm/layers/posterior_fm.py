@@ -22,7 +22,9 @@ class PosteriorFM(keras.layers.Layer):
     returns the posterior predictive mean of the task:
 
     - ``link="identity"`` (regression): the mean of the samples' scores
-      ``yhat_s = w0_s + sum_i w_is x_i + sum_{i<j} <v_is, v_js> x_i x_j``;
+      ``yhat_s = w0_s + sum_i w_is x_i + sum_{i<j} <v_is, v_js> x_i x_j``,
+      each first clipped to ``clip`` when given (as libFM's MCMC clips each
+      sample's prediction to the range of the training targets);
     - ``link="probit"`` (binary): the logit of the mean probability
       ``p = mean_s Phi(yhat_s)``, computed as
       ``log(mean_s Phi(yhat_s)) - log(mean_s Phi(-yhat_s))`` so that a
@@ -37,6 +39,8 @@ class PosteriorFM(keras.layers.Layer):
         embedding_dim: int. Size of each sample's latent vectors (``k``).
         num_samples: int. Number of samples (``S``).
         link: `"identity"` or `"probit"`.
+        clip: Optional ``(low, high)``: the range of each sample's score
+            (identity link only).
         **kwargs: Base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -69,6 +73,7 @@ class PosteriorFM(keras.layers.Layer):
         embedding_dim: int,
         num_samples: int,
         link: str = "identity",
+        clip: tuple[float, float] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -83,6 +88,15 @@ class PosteriorFM(keras.layers.Layer):
                 )
         if link not in LINKS:
             raise ValueError(f"`link` must be one of {LINKS}. Received: {link!r}")
+        if clip is not None:
+            low, high = map(float, clip)
+            if link != "identity" or not low < high:
+                raise ValueError(
+                    "`clip` takes (low, high) with low < high, for the identity "
+                    f"link. Received: clip={clip!r}, link={link!r}"
+                )
+            clip = (low, high)
+        self.clip = clip
         self.num_features = num_features
         self.embedding_dim = embedding_dim
         self.num_samples = num_samples
@@ -115,6 +129,8 @@ class PosteriorFM(keras.layers.Layer):
         )
         scores = self.bias + linear + pairs  # (B, S)
         if self.link == "identity":
+            if self.clip is not None:
+                scores = tf.clip_by_value(scores, *self.clip)
             return tf.reduce_mean(scores, axis=1, keepdims=True)
         positive = tf.reduce_mean(_normal_cdf(scores), axis=1, keepdims=True)
         negative = tf.reduce_mean(_normal_cdf(-scores), axis=1, keepdims=True)
@@ -151,6 +167,7 @@ class PosteriorFM(keras.layers.Layer):
                 "embedding_dim": self.embedding_dim,
                 "num_samples": self.num_samples,
                 "link": self.link,
+                "clip": list(self.clip) if self.clip else None,
             }
         )
         return config

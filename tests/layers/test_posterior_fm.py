@@ -37,11 +37,13 @@ def fm_score(w0, w, v, row):
     return total
 
 
-def reference(link, rows=ROWS):
+def reference(link, rows=ROWS, clip=None):
     w0, w, v = samples()
     out = []
     for row in rows:
         scores = [fm_score(w0[s], w[s], v[s], row) for s in range(SAMPLES)]
+        if clip:
+            scores = [min(max(score, clip[0]), clip[1]) for score in scores]
         if link == "identity":
             out.append([np.mean(scores)])
             continue
@@ -57,6 +59,15 @@ def test_averages_the_samples_fms(kind, link):
     np.testing.assert_allclose(
         layer(as_inputs(kind)), reference(link), rtol=1e-5, atol=1e-5
     )
+
+
+def test_clip_bounds_each_samples_score_before_the_mean():
+    layer = built(clip=(-0.5, 0.4))
+    want = reference("identity", clip=(-0.5, 0.4))
+    np.testing.assert_allclose(layer(as_inputs("ragged")), want, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(want, np.clip(reference("identity"), -0.5, 0.4))
+    with pytest.raises(ValueError, match="`clip` takes"):
+        PosteriorFM(FEATURES, DIM, SAMPLES, "probit", clip=(0.0, 1.0))
 
 
 def test_probit_logit_stays_finite_for_extreme_scores():
@@ -92,6 +103,8 @@ def test_bad_arguments(kwargs, match):
 
 
 def test_config_round_trip_and_keras_file(tmp_path):
+    clipped = built(clip=(0.0, 2.0))
+    assert PosteriorFM.from_config(clipped.get_config()).clip == (0.0, 2.0)
     layer = built("probit")
     revived = PosteriorFM.from_config(json.loads(json.dumps(layer.get_config())))
     assert revived.get_config() == layer.get_config()
