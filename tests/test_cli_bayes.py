@@ -28,6 +28,7 @@ def test_mcmc_trains_evaluates_predicts_and_exports(tmp_path, capsys):
     assert [line.split(":")[0] for line in out[1:4]] == [
         "sweep 10", "sweep 20", "sweep 30",
     ]  # fmt: skip
+    assert "latent rmse" in out[1] and "validation auc" in out[3]
     metrics = json.loads(out[-1])
     assert metrics == json.loads((tmp_path / "model" / "metrics.json").read_text())
     assert metrics["test"]["auc"] > 0.6  # data from a known FM of rank 2

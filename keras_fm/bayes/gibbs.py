@@ -165,15 +165,17 @@ class GibbsSweep(tf.Module):
         pairs = 0.5 * tf.reduce_sum(tf.square(q) - squares, axis=1)
         return self.w0 + linear + pairs, q
 
-    def _refresh(self, recompute: bool) -> None:
+    def _refresh(self, recompute: Any) -> None:
         """The latent targets of probit, drawn given the current scores; with
-        ``recompute``, the residuals and q recomputed from the parameters
-        (between recomputations they are updated draw by draw)."""
-        if recompute:
+        ``recompute`` (a bool tensor), the residuals and q recomputed from the
+        parameters (between recomputations they are updated draw by draw)."""
+
+        def recomputed() -> Any:
             yhat, q = self.scores(self.rows, self.ids, self.values, self.num_rows)
             self.q.assign(tf.transpose(q))
-        else:
-            yhat = self.target - self.residual
+            return yhat
+
+        yhat = tf.cond(recompute, recomputed, lambda: self.target - self.residual)
         if self.task == "binary":
             self.target.assign(self._latent_targets(yhat))
         self.residual.assign(self.target - yhat)
@@ -208,7 +210,7 @@ class GibbsSweep(tf.Module):
         if self.sample:
             self._draw_hyperparameters()
         recompute = self.sweeps_done % RECOMPUTE_EVERY == 0
-        rmse = self._draw_parameters(recompute)
+        rmse = self._draw_parameters(tf.constant(recompute))
         self.sweeps_done += 1
         if self.sample and self.task == "regression":
             self._draw_noise()
@@ -220,7 +222,7 @@ class GibbsSweep(tf.Module):
         self._draw_hyper(tf.transpose(self.vt), self.mu_v, self.lambda_v)
 
     @tf.function(jit_compile=True)
-    def _draw_parameters(self, recompute: bool) -> Any:
+    def _draw_parameters(self, recompute: Any) -> Any:
         self._refresh(recompute)
         self._draw_w0()
         for block in self.blocks:

@@ -230,7 +230,9 @@ class _Progress:
             self.score = self._validation()
         if not self.verbose or (index + 1) % 10:
             return
-        line = f"sweep {index + 1}: train rmse {rmse:.4f}"
+        # Probit's residuals are those of its latent normal targets.
+        kind = "train rmse" if self.task == "regression" else "latent rmse"
+        line = f"sweep {index + 1}: {kind} {rmse:.4f}"
         if self.score is not None:
             metric = "rmse" if self.task == "regression" else "auc"
             line += f", validation {metric} {self.score:.4f}"
