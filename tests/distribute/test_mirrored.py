@@ -2,6 +2,7 @@
 one device (`tests/distribute/mirrored_cases.py`, one process for the cases
 this session selected)."""
 
+import fcntl
 import json
 import os
 import subprocess
@@ -11,8 +12,6 @@ from pathlib import Path
 import pytest
 
 from tests.models.test_models import SMALL
-
-pytestmark = pytest.mark.xdist_group("mirrored")  # one worker runs the process
 
 ROW_SPARSE = ("lazy_adam", "sparse_adagrad", "sparse_ftrl")
 IN_CI = {"deepfm:adam", "fm:lazy_adam"}
@@ -24,22 +23,40 @@ EXACT = [
 
 
 def cases(names):
-    return [
-        name if name in IN_CI else pytest.param(name, marks=pytest.mark.long)
-        for name in names
-    ]
+    """Each case as a long test: CI checks its own cases in one test
+    (`test_in_one_test_for_ci`), which pytest-xdist cannot split."""
+    return [pytest.param(name, marks=pytest.mark.long) for name in names]
 
 
-@pytest.fixture(scope="module")
-def results(request):
-    """The selected cases' results, from one process."""
-    selected = [
-        item.callspec.params["case"]
-        if hasattr(item, "callspec")
-        else item.get_closest_marker("case").args[0]
-        for item in request.session.items
-        if getattr(item, "module", None) is request.module
-    ]
+@pytest.fixture(scope="session")
+def results(request, tmp_path_factory):
+    """The selected cases' results, from one process for the whole run.
+
+    With pytest-xdist, both workers run tests of this module (pytest 9 with
+    xdist 3.8 ignores ``xdist_group``), so the first worker to get here runs
+    the process and the other reads its results from a file they share.
+    """
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run_id is None:
+        return run_cases(request)
+    shared = tmp_path_factory.getbasetemp().parent / f"mirrored-{run_id}.json"
+    with open(shared.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker waits here
+        if not shared.exists():
+            shared.write_text(json.dumps(run_cases(request)))
+        return json.loads(shared.read_text())
+
+
+def run_cases(request):
+    selected = []
+    for item in request.session.items:
+        if getattr(getattr(item, "module", None), "__name__", None) != __name__:
+            continue
+        if hasattr(item, "callspec"):
+            selected.append(item.callspec.params["case"])
+        else:
+            selected.extend(item.get_closest_marker("case").args)
+    selected = list(dict.fromkeys(selected))
     done = subprocess.run(
         [sys.executable, "-m", "tests.distribute.mirrored_cases", *selected],
         cwd=Path(__file__).resolve().parents[2],
@@ -57,13 +74,26 @@ def results(request):
     }
 
 
+@pytest.mark.case(*sorted(IN_CI), "global_batch_norm", "defaults", "outside_scope")
+def test_in_one_test_for_ci(results):
+    """CI's cases, checked as the long tests below check them."""
+    for case in sorted(IN_CI):
+        check_exact(results[case])
+    check_batch_norm(results["global_batch_norm"])
+    check_defaults(results["defaults"])
+    check_outside_scope(results["outside_scope"])
+
+
 @pytest.mark.parametrize("case", cases(EXACT))
 def test_two_replicas_leave_the_weights_of_one_device(results, case):
+    check_exact(results[case])
+
+
+def check_exact(result):
     """4 steps at a global batch of 16 on 2 replicas (8 rows each) against one
     device at 16 leave the same weights, to the rounding that one device shows
     with each batch's rows in reverse order (Adam turns the rounding of a
     near-zero gradient into a step of up to the learning rate)."""
-    result = results[case]
     assert result["replicas"] == 2
     assert result["moved"] > 1e-3
     tolerance = 1e-6 + 1e-5 * result["moved"] + 3 * result["rounding"]
@@ -72,19 +102,27 @@ def test_two_replicas_leave_the_weights_of_one_device(results, case):
     assert two == pytest.approx(one, rel=1e-5)
 
 
+@pytest.mark.long
 @pytest.mark.case("global_batch_norm")
 def test_batch_norm_takes_the_global_batchs_statistics(results):
+    check_batch_norm(results["global_batch_norm"])
+
+
+def check_batch_norm(result):
     """A feature of mean 1e4 and spread 1 on 2 replicas: the same outputs as
     one device on the whole batch, where Keras's ``synchronized=True``
     (``E[x^2] - E[x]^2`` in float32) loses the variance entirely."""
-    result = results["global_batch_norm"]
     assert result["global"] < 1e-3
     assert result["keras_synchronized"] > 10
 
 
+@pytest.mark.long
 @pytest.mark.case("defaults")
 def test_defaults_train_evaluate_save_and_export_under_the_strategy(results):
-    result = results["defaults"]
+    check_defaults(results["defaults"])
+
+
+def check_defaults(result):
     assert (result["jit_compile"], result["steps_per_execution"]) == (False, 1)
     assert 0.0 <= result["auc"] <= 1.0
     assert result["finite"]
@@ -92,13 +130,17 @@ def test_defaults_train_evaluate_save_and_export_under_the_strategy(results):
     assert result["signature_inputs"] == ["age", "genre", "user"]
 
 
+@pytest.mark.long
 @pytest.mark.case("outside_scope")
 def test_an_optimizer_from_outside_the_scope_is_refused_by_name(results):
+    check_outside_scope(results["outside_scope"])
+
+
+def check_outside_scope(result):
     """Keras's Adam and the row-sparse optimizers alike: made outside the
     model's scope, TensorFlow would fail in fit with "Mixing different
     tf.distribute.Strategy objects"; compile_for_task says what to do. With no
     optimizer it makes the default one in the model's scope."""
-    result = results["outside_scope"]
     assert result["refused"] == dict.fromkeys(
         ("adam", "lazy_adam", "sparse_adagrad", "sparse_ftrl"), True
     )

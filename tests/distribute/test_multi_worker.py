@@ -123,14 +123,17 @@ def test_a_killed_cluster_resumes_from_the_last_finished_epoch(tmp_path):
     only_the_chief_wrote(tmp_path / "run", chief, worker)
 
 
-IN_CI = ["fm:adam", "fm:lazy_adam", "fm:sparse_adagrad", "fm:sparse_ftrl",
-         "deepfm:lazy_adam"]  # fmt: skip
-EVERY_MODEL = [f"{name}:adam" for name in sorted(SMALL) if f"{name}:adam" not in IN_CI]
+IN_CI = ["fm:sparse_ftrl", "deepfm:lazy_adam"]  # ragged rows, fields; row-sparse
+EVERY_OPTIMIZER = ["fm:adam", "fm:lazy_adam", "fm:sparse_adagrad", "deepfm:adam",
+                   "deepfm:sparse_adagrad", "deepfm:sparse_ftrl"]  # fmt: skip
+EVERY_MODEL = [f"{name}:adam" for name in sorted(SMALL) if name not in ("fm", "deepfm")]
 
 
 @pytest.mark.parametrize(
-    "cases", [IN_CI, pytest.param(EVERY_MODEL, marks=pytest.mark.long)],
-    ids=["row_sparse", "every_model"],
+    "cases",
+    [IN_CI, pytest.param(EVERY_OPTIMIZER, marks=pytest.mark.long),
+     pytest.param(EVERY_MODEL, marks=pytest.mark.long)],
+    ids=["row_sparse", "every_optimizer", "every_model"],
 )  # fmt: skip
 def test_two_workers_train_as_one_device(tmp_path, cases):
     """MultiWorkerMirroredStrategy, 2 workers of one replica: 4 steps at a

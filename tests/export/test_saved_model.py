@@ -68,7 +68,7 @@ def example_bytes(row):
     ).SerializeToString()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def exported(tmp_path_factory):
     """Every zoo model, weights randomized, exported as version 1 of its base."""
     folder = tmp_path_factory.mktemp("models")
