@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from keras_fm.layers import PosteriorFM
+from tests.bayes.test_learners import naive_score
 from tests.layers.test_sparse_fm import ROWS, as_inputs
 
 SAMPLES, DIM, FEATURES = 3, 4, 10
@@ -28,13 +29,7 @@ def built(link="identity", **kwargs):
 
 def fm_score(w0, w, v, row):
     """Rendle's Eq. (1), pair by pair; unknown ids are the zero OOV row."""
-    row = [(i, x) for i, x in row if 0 <= i < FEATURES]
-    total = w0 + sum(w[i] * x for i, x in row)
-    for a in range(len(row)):
-        for b in range(a + 1, len(row)):
-            (i, xi), (j, xj) = row[a], row[b]
-            total += v[i] @ v[j] * xi * xj
-    return total
+    return naive_score(w0, w, v, [(i, x) for i, x in row if 0 <= i < FEATURES])
 
 
 def reference(link, rows=ROWS, clip=None):
