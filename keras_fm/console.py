@@ -3,10 +3,10 @@
 TensorFlow's C++ runtime writes several lines to stderr while it is imported
 (oneDNN, the CUDA probe, CPU features), before any log level applies, and
 later logs XLA start-up lines. The command hides them unless it is given
-``--verbose``. Since importing ``keras_fm`` imports TensorFlow, this has to
-happen in the package's ``__init__``, and only there does the package act on
-the process: in the ``keras-fm`` command (or ``python -m keras_fm``) alone,
-never when ``keras_fm`` is imported as a library.
+``--verbose``. In the ``keras-fm`` command (or ``python -m keras_fm``)
+alone, the package's ``__init__`` imports nothing that needs TensorFlow: the
+command parses its arguments first and then calls `load_package`. Imported
+as a library, ``keras_fm`` imports every module, as usual.
 """
 
 import contextlib
@@ -22,6 +22,20 @@ def is_command() -> bool:
         "-m" in argv[:-1] and argv[argv.index("-m") + 1] == "keras_fm"
     )
     return command and "--verbose" not in argv
+
+
+def load_package() -> None:
+    """Imports TensorFlow (quietly unless ``--verbose``) and then every module
+    of the package, which registers its layers for loading saved models."""
+    if is_command():
+        import_tensorflow_quietly()
+    import keras_fm.data
+    import keras_fm.datasets
+    import keras_fm.features
+    import keras_fm.layers
+    import keras_fm.models
+    import keras_fm.optimizers
+    import keras_fm.ranking  # noqa: F401
 
 
 def import_tensorflow_quietly() -> None:

@@ -24,6 +24,26 @@ def test_version():
     assert result.stdout.strip() == f"keras-fm {__version__}"
 
 
+@pytest.mark.parametrize("args", [["--version"], ["train", "--help"], ["train"]])
+def test_parsing_the_command_line_needs_no_tensorflow(args):
+    """--help, --version and argument errors answer before TensorFlow loads
+    (it takes seconds to import); a command imports it once its arguments
+    parse (`keras_fm.console.load_package`)."""
+    script = (
+        "import runpy, sys\n"
+        f"sys.argv = ['keras-fm', *{args!r}]\n"
+        "try:\n"
+        "    runpy.run_module('keras_fm', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip().splitlines()[-1] == "False False"
+
+
 def test_help_lists_commands():
     result = run_cli("--help")
     assert result.returncode == 0

@@ -4,7 +4,7 @@ import argparse
 import math
 from typing import Any
 
-from keras_fm.models.defaults import EMBEDDING_DIM, MODEL_DEFAULTS, TRAINING_DEFAULTS
+from keras_fm.defaults import EMBEDDING_DIM, MODEL_DEFAULTS, TRAINING_DEFAULTS
 
 FORMATS = ("libsvm", "libffm", "csv", "tfrecord")
 # keras_fm.export.QUANTIZATIONS, repeated so that --help needs no TensorFlow.

@@ -5,6 +5,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from keras_fm import console
 from keras_fm.cli.output import one_line, to_json
 from keras_fm.cli.parser import build_parser
 
@@ -28,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> Any:
     """Runs the command's module (imported here: TensorFlow loads only now)."""
+    console.load_package()
     if not args.verbose:
         _quiet_keras()
     if args.command == "demo":

@@ -39,6 +39,7 @@ from keras_fm.console import quiet_stderr
 from keras_fm.data.files import resolve_paths
 from keras_fm.data.formats import DataFormat
 from keras_fm.data.pipeline import Cache
+from keras_fm.defaults import table_l2
 from keras_fm.distribute import (
     describe,
     for_strategy,
@@ -54,7 +55,6 @@ from keras_fm.models import (
     default_optimizer,
     default_steps_per_execution,
 )
-from keras_fm.models.defaults import table_l2
 from keras_fm.optimizers import LazyAdam
 from keras_fm.ranking import bpr_loss, pairwise_accuracy, save_catalog
 from keras_fm.training import EpochLog, training_callbacks

@@ -1,14 +1,14 @@
 """Ready models of the FM family, one builder each, built from feature specs."""
 
-from keras_fm.models.afm import build_afm
-from keras_fm.models.autoint import build_autoint, build_autoint_plus
-from keras_fm.models.deepfm import build_deepfm
-from keras_fm.models.defaults import (
+from keras_fm.defaults import (
     EMBEDDING_DIM,
     MODEL_DEFAULTS,
     TRAINING_DEFAULTS,
     training_defaults,
 )
+from keras_fm.models.afm import build_afm
+from keras_fm.models.autoint import build_autoint, build_autoint_plus
+from keras_fm.models.deepfm import build_deepfm
 from keras_fm.models.ffm import build_ffm
 from keras_fm.models.fm import build_fm
 from keras_fm.models.hofm import build_hofm

@@ -5,9 +5,9 @@ from typing import Any
 
 import keras
 
+from keras_fm.defaults import MODEL_DEFAULTS
 from keras_fm.features import Feature
 from keras_fm.layers import FMInteraction
-from keras_fm.models.defaults import MODEL_DEFAULTS
 from keras_fm.models.inputs import feature_inputs
 from keras_fm.models.parts import field_embedding, finish
 
@@ -43,7 +43,7 @@ def build_fm(
         embeddings_regularizer: Optional regularizer of the whole latent
             table, applied at every step (FuxiCTR's ``embedding_regularizer``
             is ``keras.regularizers.L2(lambda / 2)`` for its lambda, see
-            `keras_fm.models.defaults.table_l2`). Defaults to None.
+            `keras_fm.defaults.table_l2`). Defaults to None.
         weights_regularizer: Optional regularizer of the whole first-order
             table. Defaults to None.
         embeddings_initializer: initializer of the latent vectors. Defaults

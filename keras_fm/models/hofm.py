@@ -5,9 +5,9 @@ from typing import Any
 
 import keras
 
+from keras_fm.defaults import MODEL_DEFAULTS
 from keras_fm.features import Feature
 from keras_fm.layers import ANOVAInteraction, FMInteraction
-from keras_fm.models.defaults import MODEL_DEFAULTS
 from keras_fm.models.inputs import feature_inputs
 from keras_fm.models.parts import field_embedding, finish
 

@@ -5,8 +5,8 @@ from typing import Any
 
 import keras
 
+from keras_fm.defaults import MODEL_DEFAULTS
 from keras_fm.layers import SparseFM
-from keras_fm.models.defaults import MODEL_DEFAULTS
 from keras_fm.models.parts import finish
 
 _D = MODEL_DEFAULTS["fm"]

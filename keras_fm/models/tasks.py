@@ -190,7 +190,7 @@ def default_optimizer(
     Returns:
         ``(optimizer, jit_compile)``.
     """
-    from keras_fm.models.defaults import training_defaults
+    from keras_fm.defaults import training_defaults
     from keras_fm.optimizers import LazyAdam
 
     if learning_rate is None:

@@ -14,7 +14,7 @@ import pytest
 from tests.models.test_models import SMALL
 
 ROW_SPARSE = ("lazy_adam", "sparse_adagrad", "sparse_ftrl")
-IN_CI = {"deepfm:adam", "fm:lazy_adam"}
+IN_CI = {*(f"{name}:adam" for name in SMALL), "fm:lazy_adam"}
 EXACT = [
     *(f"{name}:adam" for name in sorted(SMALL)),
     *(f"fm:{optimizer}" for optimizer in ROW_SPARSE),

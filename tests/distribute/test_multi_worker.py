@@ -123,9 +123,10 @@ def test_a_killed_cluster_resumes_from_the_last_finished_epoch(tmp_path):
     only_the_chief_wrote(tmp_path / "run", chief, worker)
 
 
-IN_CI = ["fm:sparse_ftrl", "deepfm:lazy_adam"]  # ragged rows, fields; row-sparse
-EVERY_OPTIMIZER = ["fm:adam", "fm:lazy_adam", "fm:sparse_adagrad", "deepfm:adam",
-                   "deepfm:sparse_adagrad", "deepfm:sparse_ftrl"]  # fmt: skip
+IN_CI = ["deepfm:lazy_adam"]  # ragged rows, fields, row-sparse updates
+EVERY_OPTIMIZER = ["fm:adam", "fm:lazy_adam", "fm:sparse_adagrad", "fm:sparse_ftrl",
+                   "deepfm:adam", "deepfm:sparse_adagrad",
+                   "deepfm:sparse_ftrl"]  # fmt: skip
 EVERY_MODEL = [f"{name}:adam" for name in sorted(SMALL) if name not in ("fm", "deepfm")]
 
 

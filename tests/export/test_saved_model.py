@@ -70,22 +70,29 @@ def example_bytes(row):
 
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory):
-    """Every zoo model, weights randomized, exported as version 1 of its base."""
+    """``exported(name)``: the zoo model ``name``, weights randomized, and its
+    export as version 1 of its base; made on first use, so each pytest-xdist
+    worker exports only the models its tests use."""
     folder = tmp_path_factory.mktemp("models")
-    result = {}
-    for name in sorted(SMALL):
-        model = build(name)
-        randomize_trainable(model, seed=3)
-        path = export_saved_model(model, folder / name, warmup_rows=ROWS)
-        result[name] = (model, path)
-    return result
+    made = {}
+
+    def export(name):
+        if name not in made:
+            model = build(name)
+            randomize_trainable(model, seed=3)
+            path = export_saved_model(model, folder / name, warmup_rows=ROWS)
+            made[name] = (model, path)
+        return made[name]
+
+    return export
 
 
 def test_every_zoo_model_in_a_fresh_tensorflow_process(exported, tmp_path):
     (tmp_path / "rows.json").write_text(json.dumps(ROWS))
     examples = [example_bytes(row).hex() for row in ROWS]
     (tmp_path / "examples.json").write_text(json.dumps(examples))
-    paths = {name: str(path) for name, (_, path) in exported.items()}
+    every = {name: exported(name) for name in sorted(SMALL)}
+    paths = {name: str(path) for name, (_, path) in every.items()}
     script = f"""
         import json, math
         import tensorflow as tf
@@ -112,7 +119,7 @@ def test_every_zoo_model_in_a_fresh_tensorflow_process(exported, tmp_path):
         print(json.dumps(out))
     """
     results = json.loads(run_fresh_python(script, tmp_path).splitlines()[-1])
-    for name, (model, _) in exported.items():
+    for name, (model, _) in every.items():
         prediction, logit = keras_outputs(model, ROWS)
         assert np.all(np.isfinite(prediction)), name
         assert np.ptp(prediction) > 1e-4, name  # not a constant
@@ -134,7 +141,7 @@ def saved_model_cli(*args):
 
 
 def test_saved_model_cli_shows_the_documented_signatures(exported):
-    _, path = exported["deepfm"]
+    _, path = exported("deepfm")
     shown = saved_model_cli("show", "--dir", str(path), "--all")
     serving_default = shown[shown.index("signature_def['serving_default']") :]
     for name, dtype, shape in [
@@ -151,7 +158,7 @@ def test_saved_model_cli_shows_the_documented_signatures(exported):
 
 
 def test_saved_model_cli_run_reproduces_keras(exported, tmp_path):
-    model, path = exported["xdeepfm"]
+    model, path = exported("xdeepfm")
     rows = ROWS[:1] + ROWS[3:]
     np.savez(
         tmp_path / "inputs.npz",
@@ -172,7 +179,7 @@ def test_saved_model_cli_run_reproduces_keras(exported, tmp_path):
 
 
 def test_warmup_records_and_request_helpers_run_through_the_signature(exported):
-    model, path = exported["fm"]
+    model, path = exported("fm")
     loaded = tf.saved_model.load(str(path))
     serve = loaded.signatures["serving_default"]
     prediction, logit = keras_outputs(model, ROWS)
@@ -287,7 +294,7 @@ def test_tensorflow_model_server_answers_rest_and_grpc(exported, tmp_path):
     import grpc
     from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-    model, path = exported["deepfm"]
+    model, path = exported("deepfm")
     ports = []
     for _ in range(2):
         with socket.socket() as s:

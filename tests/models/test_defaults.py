@@ -9,6 +9,7 @@ from keras_fm.cli.arguments import defaults_table, model_default
 from keras_fm.cli.train import _build, train_options
 from keras_fm.data import position_features
 from keras_fm.data.formats import DataFormat
+from keras_fm.defaults import table_l2
 from keras_fm.models import (
     BUILDERS,
     MODEL_DEFAULTS,
@@ -20,7 +21,6 @@ from keras_fm.models import (
     compile_for_task,
     model_task,
 )
-from keras_fm.models.defaults import table_l2
 
 FIELDS, FEATURES = 3, 30
 
