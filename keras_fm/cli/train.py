@@ -385,6 +385,7 @@ def _build(
             embeddings_regularizer=table_l2(settings["table_l2"]),
             weights_regularizer=table_l2(settings["table_l2"]),
             task=task,
+            padded=data_format.padded,
         )
     raise ValueError(
         f"{model_name} needs fields: use libffm data, or libsvm rows with one "
@@ -442,6 +443,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         numeric_columns=[c for c in args.numeric_columns.split(",") if c],
         field_delim=args.field_delim,
         min_count=args.min_count,
+        padded=True,  # raw libsvm rows as dense rows: XLA compiles FM's steps
     )
     ranking = None
     if args.task == "ranking":

@@ -16,6 +16,7 @@ from keras_fm.data.fields import (
 )
 from keras_fm.data.files import resolve_paths
 from keras_fm.data.keras_inputs import keras_inputs
+from keras_fm.data.padding import pad_rows, padded_widths
 from keras_fm.data.sparse_text import read_libffm, read_libsvm
 from keras_fm.data.tfrecord import (
     convert_to_tfrecord,
@@ -34,6 +35,8 @@ __all__ = [
     "infer_schema",
     "keras_inputs",
     "libffm_features",
+    "pad_rows",
+    "padded_widths",
     "position_features",
     "read_criteo",
     "read_csv",

@@ -17,6 +17,7 @@ from keras_fm.data.fields import (
     split_positions,
 )
 from keras_fm.data.files import PathLike, resolve_paths
+from keras_fm.data.padding import pad_rows
 from keras_fm.data.pipeline import Cache, cache_batches, cache_key, line_shuffle
 from keras_fm.data.sparse_text import read_libffm, read_libsvm
 from keras_fm.data.tfrecord import (
@@ -57,6 +58,9 @@ class DataFormat:
         min_count: CSV and TFRecord: the fewest occurrences a categorical
             value needs in the training data to get its own row (rarer values
             share the out-of-vocabulary row).
+        padded: libsvm rows without fields only: `read` yields them as dense
+            rows (`keras_fm.data.pad_rows`), for a model built with
+            ``build_sparse_fm(..., padded=True)``, whose steps XLA compiles.
     """
 
     format: str
@@ -68,6 +72,7 @@ class DataFormat:
     field_delim: str = ","
     schema: dict[str, dict[str, Any]] | None = None
     min_count: int = 2
+    padded: bool = False
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -161,7 +166,12 @@ class DataFormat:
         """
         common: dict[str, Any] = {"task": task, "batch_size": batch_size, "seed": seed}
         if not self.has_fields or self.layout == "columns":
-            return self._rows(paths, cache, shuffle_buffer=shuffle_buffer, **common)
+            rows = self._rows(paths, cache, shuffle_buffer=shuffle_buffer, **common)
+            if not (self.padded and self.layout == "libsvm" and not self.has_fields):
+                return rows
+            padded = rows.map(pad_rows, num_parallel_calls=tf.data.AUTOTUNE)
+            padded.skipped_lines = getattr(rows, "skipped_lines", None)
+            return padded.prefetch(tf.data.AUTOTUNE)
         dataset = self._rows(
             paths, False, shuffle_buffer=line_shuffle(shuffle_buffer, cache), **common
         )
@@ -249,7 +259,9 @@ class DataFormat:
 
         def largest(features: Any, labels: Any) -> Any:
             del labels
-            return tf.reduce_max(tf.concat([[-1], features["ids"].flat_values], 0))
+            ids = features["ids"]
+            flat = ids.flat_values if isinstance(ids, tf.RaggedTensor) else ids
+            return tf.reduce_max(tf.concat([[-1], tf.reshape(flat, [-1])], 0))
 
         top = -1
         for dataset in datasets:

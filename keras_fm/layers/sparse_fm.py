@@ -115,22 +115,33 @@ class SparseFM(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs: Any) -> Any:
-        ids, values, rows, batch = sparse_nonzeros(
-            inputs, self.num_features, "SparseFM"
-        )
-        x = tf.cast(values, self.compute_dtype)  # (N,)
-        vectors = gather_rows(self.embeddings, ids, self.compute_dtype)  # (N, k)
-        scaled = vectors * x[:, None]
+        if _is_padded(inputs):  # (batch, width): sums over axis 1 (XLA-friendly)
+            ids, values = clean_nonzeros(
+                inputs["ids"], inputs["values"], self.num_features
+            )
+            batch = tf.shape(ids)[0]
+
+            def total(terms: Any) -> Any:
+                return tf.reduce_sum(terms, axis=1)
+
+        else:
+            ids, values, rows, batch = sparse_nonzeros(
+                inputs, self.num_features, "SparseFM"
+            )
+
+            def total(terms: Any) -> Any:
+                return tf.math.unsorted_segment_sum(terms, rows, batch)
+
+        x = tf.cast(values, self.compute_dtype)
+        vectors = gather_rows(self.embeddings, ids, self.compute_dtype)
+        scaled = vectors * tf.expand_dims(x, -1)
         if self.embeddings_l2:
-            used = tf.cast(tf.not_equal(values, 0), "float32")[:, None]
+            used = tf.expand_dims(tf.cast(tf.not_equal(values, 0), "float32"), -1)
             squares = tf.reduce_sum(used * tf.square(tf.cast(vectors, "float32")))
             self.add_loss(self.embeddings_l2 * squares / tf.cast(batch, "float32"))
-        sum_ = tf.math.unsorted_segment_sum(scaled, rows, batch)  # (B, k)
-        sum_sq = tf.math.unsorted_segment_sum(tf.square(scaled), rows, batch)  # (B, k)
+        sum_, sum_sq = total(scaled), total(tf.square(scaled))  # (B, k)
         pairwise = 0.5 * tf.reduce_sum(tf.square(sum_) - sum_sq, axis=1)  # (B,)
-        linear = tf.math.unsorted_segment_sum(
-            gather_rows(self.linear_weights, ids, self.compute_dtype) * x, rows, batch
-        )
+        linear = total(gather_rows(self.linear_weights, ids, self.compute_dtype) * x)
         return (tf.cast(self.bias, self.compute_dtype) + linear + pairwise)[:, None]
 
     def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
@@ -202,10 +213,29 @@ def sparse_nonzeros(
         number of rows.
     """
     ids, values, rows, batch = _flat_rows(inputs, layer)
+    ids, values = clean_nonzeros(ids, values, num_features)
+    return ids, values, rows, batch
+
+
+def clean_nonzeros(ids: Any, values: Any, num_features: int) -> tuple[Any, Any]:
+    """Ids and values of any shape as a model uses them: int64 ids, ids
+    outside ``[0, num_features)`` made the out-of-vocabulary id
+    ``num_features``; float32 values, NaN read as libsvm's implicit 1.0 (0
+    for a padding id below 0), clipped by
+    `keras_fm.features.feature.limit_values`."""
     ids = tf.cast(ids, tf.int64)
-    # A missing value (NaN) is 1.0 for an id, 0 for padding (id < 0).
+    values = tf.cast(values, tf.float32)
     values = tf.where(ids < 0, tf.where(tf.math.is_nan(values), 0.0, values), values)
     values = id_weights(values)
     in_range = tf.logical_and(ids >= 0, ids < num_features)
     ids = tf.where(in_range, ids, tf.cast(num_features, tf.int64))
-    return ids, values, rows, batch
+    return ids, values
+
+
+def _is_padded(inputs: Any) -> bool:
+    """Whether ``inputs`` holds dense ``(batch, width)`` ids and values."""
+    return isinstance(inputs, dict) and all(
+        not isinstance(inputs.get(key), (tf.RaggedTensor, tf.SparseTensor, type(None)))
+        and len(inputs[key].shape) == 2
+        for key in ("ids", "values")
+    )

@@ -261,7 +261,9 @@ def compile_for_task(
             as `"adam"` is created there.
         **kwargs: other `model.compile` arguments. ``jit_compile`` defaults
             to the one `default_optimizer` gives without an ``optimizer``,
-            and to `False` with one (XLA makes row-sparse updates dense).
+            and to `False` with one (XLA makes row-sparse updates dense);
+            with XLA, `evaluate` and `predict` still run without it (each
+            new batch shape would cost a compilation).
             ``steps_per_execution`` defaults to
             `default_steps_per_execution(model)`: 32 steps in one call into
             TensorFlow (a smaller last group when the data runs out) for
@@ -319,4 +321,23 @@ def compile_for_task(
         metrics=task_metrics(task),
         **kwargs,
     )
+    if model.jit_compile:
+        _evaluate_without_xla(model)
     return model
+
+
+def _evaluate_without_xla(model: keras.Model) -> None:
+    """Makes the model's evaluation and prediction functions without XLA;
+    training keeps it.
+
+    XLA compiles a step anew for each batch shape it meets, 1-2 s each on 2
+    CPU cores for an FM, and a file's last, smaller batch is a new shape:
+    validation and test files added three compilations to the first epoch.
+    A forward pass gains little from XLA: on frappe's raw rows (FM, k = 64)
+    the first epoch took 7.1 s instead of 10.0 s and later epochs, each with
+    its validation pass, the same 1.3-1.5 s.
+    """
+    model.jit_compile = False
+    model.make_test_function()
+    model.make_predict_function()
+    model.jit_compile = True

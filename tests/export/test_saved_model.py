@@ -87,11 +87,20 @@ def exported(tmp_path_factory):
     return export
 
 
-def test_every_zoo_model_in_a_fresh_tensorflow_process(exported, tmp_path):
+@pytest.mark.parametrize(
+    "names",
+    [("deepfm", "fm", "xdeepfm"),  # the models the other tests export too
+     pytest.param(sorted(SMALL), marks=pytest.mark.long)],
+    ids=["ci", "every_model"],
+)  # fmt: skip
+def test_zoo_models_serve_in_a_fresh_tensorflow_process(exported, tmp_path, names):
+    """Loaded by a fresh process that imports TensorFlow only, each export's
+    signatures give the Keras model's predictions; CI checks three models
+    (each export costs seconds), the long set every one."""
     (tmp_path / "rows.json").write_text(json.dumps(ROWS))
     examples = [example_bytes(row).hex() for row in ROWS]
     (tmp_path / "examples.json").write_text(json.dumps(examples))
-    every = {name: exported(name) for name in sorted(SMALL)}
+    every = {name: exported(name) for name in names}
     paths = {name: str(path) for name, (_, path) in every.items()}
     script = f"""
         import json, math
