@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_fm.cli import main
+from keras_fm.cli import train as cli_train
 from keras_fm.cli.arguments import DNN_MODELS
 from keras_fm.cli.train import _model_kwargs
 from keras_fm.data import convert_to_tfrecord
@@ -85,9 +86,16 @@ def train_args(files, fmt, model, tmp_path, *extra):
         ("tfrecord", "fm", ["--min-count", "1"]),
     ],
 )
-def test_train_evaluate_predict(files, tmp_path, capsys, fmt, model, extra):
+def test_train_evaluate_predict(
+    files, tmp_path, capsys, monkeypatch, fmt, model, extra
+):
+    # Raw libsvm rows: padded for XLA here, as for files of 2 MiB and more.
+    monkeypatch.setattr(cli_train, "PAD_FROM_BYTES", 0)
     code, out, err = run(capsys, *train_args(files, fmt, model, tmp_path, *extra))
     assert code == 0, err
+    run_file = json.loads((tmp_path / "model" / "run.json").read_text())
+    padded = fmt in ("libsvm", "tfrecord") and model == "fm"  # (tfrecord: fields)
+    assert run_file["data_format"]["padded"] == padded
     metrics = json.loads(out[-1])
     assert set(metrics) == {"valid", "test"} and set(metrics["test"]) == {
         "auc",

@@ -16,6 +16,13 @@ def padded_widths(limit: int = 2**24) -> list[int]:
     padding adds at most 3 slots to rows of up to 16 pairs and at most 25%
     beyond, and XLA compiles the step once per width met (a few per
     doubling of the longest row) rather than once per batch.
+
+    Args:
+        limit: the largest width listed (rows longer than the last one are
+            padded to their own length).
+
+    Returns:
+        The widths, increasing.
     """
     widths = [4, 8, 12, 16]
     while widths[-1] < limit:

@@ -14,7 +14,7 @@ import pytest
 from tests.models.test_models import SMALL
 
 ROW_SPARSE = ("lazy_adam", "sparse_adagrad", "sparse_ftrl")
-IN_CI = {*(f"{name}:adam" for name in SMALL), "fm:lazy_adam"}
+IN_CI = {"deepfm:adam", "fm:lazy_adam"}
 EXACT = [
     *(f"{name}:adam" for name in sorted(SMALL)),
     *(f"fm:{optimizer}" for optimizer in ROW_SPARSE),
@@ -74,11 +74,16 @@ def run_cases(request):
     }
 
 
-@pytest.mark.case(*sorted(IN_CI), "global_batch_norm", "defaults", "outside_scope")
+@pytest.mark.case(
+    *sorted(IN_CI), "every_model", "global_batch_norm", "defaults", "outside_scope"
+)
 def test_in_one_test_for_ci(results):
-    """CI's cases, checked as the long tests below check them."""
+    """CI's cases, checked as the long tests below check them: every zoo
+    model trains on 2 replicas with the defaults, and the exactness of two
+    (every model and optimizer in the long set)."""
     for case in sorted(IN_CI):
         check_exact(results[case])
+    check_every_model(results["every_model"])
     check_batch_norm(results["global_batch_norm"])
     check_defaults(results["defaults"])
     check_outside_scope(results["outside_scope"])
@@ -100,6 +105,13 @@ def check_exact(result):
     assert result["difference"] <= tolerance, result
     one, two = result["losses"]
     assert two == pytest.approx(one, rel=1e-5)
+
+
+def check_every_model(result):
+    """Each model's loss was finite and its weights moved."""
+    assert sorted(result["moved"]) == sorted(SMALL)
+    for name, moved in result["moved"].items():
+        assert moved > 1e-4, name
 
 
 @pytest.mark.long
