@@ -61,10 +61,15 @@ class LineErrors:
     ) -> None:
         check_on_error(on_error)
         self.files = tf.constant(list(files))
-        self.codes = {name: index + 1 for index, name in enumerate(reasons)}
+        self.codes = self.codes_of(reasons)
         self.messages = tf.constant(["", *reasons.values()])
         self.on_error = on_error
         self.counter = counter
+
+    @staticmethod
+    def codes_of(reasons: dict[str, str]) -> dict[str, int]:
+        """The code of each reason: 1, 2, ... in order (0 is "no error")."""
+        return {name: index + 1 for index, name in enumerate(reasons)}
 
     def code(self, name: str) -> int:
         return self.codes[name]
