@@ -41,6 +41,45 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
             )
 
 
+def epoch_steps(
+    rows: int, batch_size: int, steps_per_execution: int = 1
+) -> tuple[int, int]:
+    """Steps per epoch and steps per call for ``fit`` on a stream of full
+    batches (`keras_fm.data.DataFormat.read_stream`).
+
+    An epoch takes ``ceil(rows / batch_size)`` steps, so that it sees every
+    row once (the last batch ends with the first rows of the next pass).
+    Keras runs an epoch in whole calls of ``steps_per_execution`` steps, so
+    the steps per call are chosen between half ``steps_per_execution`` and
+    all of it to add the fewest steps to the epoch (none when one of them
+    divides it; at most a few otherwise: 197 steps become 198 in calls of
+    22).
+
+    Args:
+        rows: the rows of one pass over the training data.
+        batch_size: rows per step.
+        steps_per_execution: the most steps per call.
+
+    Returns:
+        ``(steps_per_epoch, steps_per_execution)``.
+
+    Example:
+    >>> epoch_steps(202_027, 1024, 32)
+    (198, 22)
+    """
+    if rows < 1 or batch_size < 1 or steps_per_execution < 1:
+        raise ValueError(
+            "rows, batch_size and steps_per_execution must be positive; got "
+            f"{rows}, {batch_size}, {steps_per_execution}"
+        )
+    steps = -(-rows // batch_size)
+    if steps <= steps_per_execution:
+        return steps, steps
+    groups = range(steps_per_execution, steps_per_execution // 2, -1)
+    group = min(groups, key=lambda g: -(-steps // g) * g)  # the largest on ties
+    return -(-steps // group) * group, group
+
+
 class EpochLog(keras.callbacks.Callback):
     """One line per epoch: the true number of steps (optimizer updates, also
     with several steps per call), the time, every logged metric and the

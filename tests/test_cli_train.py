@@ -93,6 +93,10 @@ def test_train_evaluate_predict(
     monkeypatch.setattr(cli_train, "PAD_FROM_BYTES", 0)
     code, out, err = run(capsys, *train_args(files, fmt, model, tmp_path, *extra))
     assert code == 0, err
+    # 4,200 training rows in full batches of 512 (the last one ends with the
+    # next pass's first rows): 9 steps an epoch.
+    epochs = [line for line in out if line.startswith("epoch ")]
+    assert len(epochs) == 3 and all(": 9 steps, " in line for line in epochs), out
     run_file = json.loads((tmp_path / "model" / "run.json").read_text())
     padded = fmt in ("libsvm", "tfrecord") and model == "fm"  # (tfrecord: fields)
     assert run_file["data_format"]["padded"] == padded

@@ -57,7 +57,7 @@ from keras_fm.models import (
 )
 from keras_fm.optimizers import LazyAdam
 from keras_fm.ranking import bpr_loss, pairwise_accuracy, save_catalog
-from keras_fm.training import EpochLog, training_callbacks
+from keras_fm.training import EpochLog, epoch_steps, training_callbacks
 
 # The most bytes of training and validation files that `train` keeps parsed in
 # memory by default (about twice as many once parsed, for frappe's rows).
@@ -213,11 +213,13 @@ def _train(
     keras.utils.set_random_seed(seed)
     data_format.check_not_empty(train_paths)
     read_task = "binary" if task == "ranking" else task
-    data_format, train_data, valid_data, test_data = _read_data(
-        data_format, settings, read_task, cache
+    stream = task != "ranking" and not is_distributed(tf.distribute.get_strategy())
+    data_format, train_data, valid_data, test_data, rows = _read_data(
+        data_format, settings, read_task, cache, stream
     )
     if task == "ranking":
         ranking = check_ranking(ranking, data_format)
+    steps_per_epoch = None  # the training data's own (with ``rows``: epoch_steps)
     model = _build(model_name, task, data_format, train_data, settings)
     if task == "ranking":
         train_data, valid_data, trained, catalog, seen = ranking_data(
@@ -231,7 +233,14 @@ def _train(
         monitor, mode = "val_pairwise_accuracy", "max"
     else:
         optimizer, jit_compile = default_optimizer(model, settings["learning_rate"])
-        trained = compile_for_task(model, task, optimizer, jit_compile=jit_compile)
+        grouping = {}
+        if rows is not None:
+            steps_per_epoch, grouping["steps_per_execution"] = epoch_steps(
+                rows, batch_size, default_steps_per_execution(model)
+            )
+        trained = compile_for_task(
+            model, task, optimizer, jit_compile=jit_compile, **grouping
+        )
         monitor, mode = ("val_auc", "max") if task == "binary" else ("val_rmse", "min")
     classes = {
         name: label_classes(data_format, paths) if task == "binary" and paths else None
@@ -246,7 +255,7 @@ def _train(
     if valid_data is None:
         monitor = monitor[4:]
     _fit(trained, train_data, valid_data, settings, (monitor, mode), out,
-         chief_dir, verbose)  # fmt: skip
+         chief_dir, verbose, steps_per_epoch)  # fmt: skip
     model.save(out / MODEL_FILE)  # the best weights, restored by early stopping
 
     def scores(name: str) -> dict[str, Any]:
@@ -285,8 +294,10 @@ def _fit(
     out: Path,
     chief_dir: Path,
     verbose: int,
+    steps_per_epoch: int | None = None,
 ) -> None:
-    """`fit` with the run's callbacks; ``watch`` is the metric and its mode."""
+    """`fit` with the run's callbacks; ``watch`` is the metric and its mode;
+    ``steps_per_epoch`` cuts a stream of training batches into epochs."""
     monitor, mode = watch
     if verbose and is_distributed(trained):
         print(f"keras-fm train: {describe(trained.distribute_strategy)}; XLA off, "
@@ -301,21 +312,31 @@ def _fit(
         train_data,
         validation_data=valid_data,
         epochs=settings["epochs"],
+        steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
         verbose=0,
     )
 
 
 def _read_data(
-    data_format: DataFormat, settings: dict[str, Any], task: str, cache: Cache
-) -> tuple[DataFormat, Any, Any, Any]:
-    """The format with its sizes, and the training, validation and test data.
+    data_format: DataFormat,
+    settings: dict[str, Any],
+    task: str,
+    cache: Cache,
+    stream: bool,
+) -> tuple[DataFormat, Any, Any, Any, Any]:
+    """The format with its sizes; the training, validation and test data; and
+    the training data's rows with ``stream``, else None.
 
-    The sizes (`DataFormat.infer_sizes`) take a pass over every file before
-    the data is read. Raw libsvm rows cached in memory are read first and
-    sized from the batches instead (`DataFormat.with_sizes_of`): that pass
-    fills the caches, so each file is parsed once. Without test files the
-    test data is None.
+    With ``stream`` (one device, not ranking) the training data is
+    `DataFormat.read_stream`'s endless stream of full batches, which `_fit`
+    cuts into epochs by the counted rows (`keras_fm.training.epoch_steps`),
+    with its one-pass dataset for sizing and vocabularies as its attribute
+    ``one_pass``. The sizes (`DataFormat.infer_sizes`) take a pass over every
+    file before the data is read. Raw libsvm rows cached in memory are read
+    first and sized from the batches instead (`DataFormat.with_sizes_of`):
+    that pass fills the caches, so each file is parsed once. Without test
+    files the test data is None.
     """
     paths = [settings[name] for name in ("train", "valid", "test")]
     sized_later = cache is True and data_format.sized_by_reading
@@ -329,13 +350,26 @@ def _read_data(
         data = data_format.read(group, task, batch_size, cache=cached, **shuffle)
         return for_strategy(data, len(resolve_paths(group)))
 
-    train = read(paths[0], shuffle_buffer=100_000, seed=seed)
+    shuffle = {"shuffle_buffer": 100_000, "seed": seed}
+    rows = data_format.count_rows(paths[0]) if stream else None
+    if stream:
+        train, one_pass = data_format.read_stream(
+            paths[0], task, batch_size, cache=cache, **shuffle
+        )
+        train.one_pass = one_pass
+    else:
+        train = read(paths[0], **shuffle)
     valid = read(paths[1])
     test = read(paths[2], cached=cache if sized_later else False)  # read once
     if sized_later:
-        present = [d for d in (train, valid, test) if d is not None]
+        present = [d for d in (_one_pass(train), valid, test) if d is not None]
         data_format = data_format.with_sizes_of(present)
-    return data_format, train, valid, test
+    return data_format, train, valid, test, rows
+
+
+def _one_pass(train: Any) -> Any:
+    """One pass over the training data (of a stream, its ``one_pass``)."""
+    return getattr(train, "one_pass", train)
 
 
 def _compile_ranker(trained: keras.Model, model: keras.Model, rate: float) -> None:
@@ -372,7 +406,7 @@ def _build(
     l2 = settings["l2"]
     if data_format.has_fields:
         builder: Any = BUILDERS[model_name]
-        features = data_format.feature_specs(train_data)
+        features = data_format.feature_specs(_one_pass(train_data))
         return builder(
             features, task=read_task, **_model_kwargs(model_name, settings, features)
         )

@@ -92,6 +92,27 @@ def _lone_carriage_return(path: str) -> int | None:
     return line if carry else None
 
 
+def count_lines(path: str) -> int:
+    """The lines of a text file as its readers see them (gzip decompressed).
+
+    A last line without a newline counts; an empty file has none. Counting
+    takes one pass of byte counting (several GB/s).
+
+    Args:
+        path: the file.
+
+    Returns:
+        The number of lines.
+    """
+    opener: Any = gzip.open if path.endswith(".gz") else open
+    lines, last = 0, b"\n"
+    with opener(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines + (last != b"\n")
+
+
 def compression_of(path: str) -> str:
     """``"GZIP"`` for ``.gz`` files, ``""`` otherwise."""
     return "GZIP" if path.endswith(".gz") else ""

@@ -16,7 +16,12 @@ from keras_fm.data.fields import (
     split_fields,
     split_positions,
 )
-from keras_fm.data.files import PathLike, resolve_paths
+from keras_fm.data.files import (
+    PathLike,
+    compression_of,
+    count_lines,
+    resolve_paths,
+)
 from keras_fm.data.padding import pad_rows
 from keras_fm.data.pipeline import Cache, cache_batches, cache_key, line_shuffle
 from keras_fm.data.sparse_text import read_libffm, read_libsvm
@@ -164,14 +169,57 @@ class DataFormat:
         `keras_fm.data.read_libsvm`; the cache holds the batches as the model
         takes them (fields split out included).
         """
+        batches, finish = self._batches(
+            paths, task, batch_size, shuffle_buffer, seed, cache
+        )
+        return finish(batches)
+
+    def read_stream(
+        self,
+        paths: PathLike | Sequence[PathLike],
+        task: str,
+        batch_size: int = 4096,
+        shuffle_buffer: int = 0,
+        seed: int | None = None,
+        cache: Cache = False,
+    ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+        """The rows of ``paths`` over and over, in batches of exactly
+        ``batch_size``, and one pass over them, as `read` gives it.
+
+        The stream is for ``model.fit(stream, steps_per_epoch=...)``
+        (`keras_fm.training.epoch_steps`): a file's last, smaller batch is
+        filled with the first rows of the next pass (shuffled anew), so
+        every step takes the same shape and XLA compiles it once; a pass
+        that does not end a batch is not dropped but continues in the next.
+        Both datasets share one cache: iterating the pass (to size the data
+        or adapt vocabularies) fills it for the stream.
+
+        Returns:
+            ``(stream, one_pass)``.
+        """
+        batches, finish = self._batches(
+            paths, task, batch_size, shuffle_buffer, seed, cache
+        )
+        stream = finish(batches.repeat().rebatch(batch_size))
+        return stream, finish(batches)
+
+    def _batches(
+        self,
+        paths: PathLike | Sequence[PathLike],
+        task: str,
+        batch_size: int,
+        shuffle_buffer: int,
+        seed: int | None,
+        cache: Cache,
+    ) -> tuple[tf.data.Dataset, Any]:
+        """The reader's batches, and the step that makes them model inputs
+        (padding raw rows, or nothing)."""
         common: dict[str, Any] = {"task": task, "batch_size": batch_size, "seed": seed}
         if not self.has_fields or self.layout == "columns":
             rows = self._rows(paths, cache, shuffle_buffer=shuffle_buffer, **common)
-            if not (self.padded and self.layout == "libsvm" and not self.has_fields):
-                return rows
-            padded = rows.map(pad_rows, num_parallel_calls=tf.data.AUTOTUNE)
-            padded.skipped_lines = getattr(rows, "skipped_lines", None)
-            return padded.prefetch(tf.data.AUTOTUNE)
+            if self.padded and self.layout == "libsvm" and not self.has_fields:
+                return rows, _pad
+            return rows, _as_is
         dataset = self._rows(
             paths, False, shuffle_buffer=line_shuffle(shuffle_buffer, cache), **common
         )
@@ -182,7 +230,25 @@ class DataFormat:
         regrouped = dataset.map(regroup, num_parallel_calls=tf.data.AUTOTUNE)
         regrouped.skipped_lines = getattr(dataset, "skipped_lines", None)
         key = cache_key(resolve_paths(paths), [self.to_dict(), task, batch_size])
-        return cache_batches(regrouped, cache, key, shuffle_buffer, batch_size, seed)
+        cached = cache_batches(regrouped, cache, key, shuffle_buffer, batch_size, seed)
+        return cached, _as_is
+
+    def count_rows(self, paths: PathLike | Sequence[PathLike]) -> int:
+        """The rows ``paths`` hold, without parsing them: lines of text
+        (after each CSV file's header), or TFRecord records. A malformed
+        line counts; the readers raise on it."""
+        files = resolve_paths(paths)
+        if self.format == "tfrecord":
+            return sum(
+                int(
+                    tf.data.TFRecordDataset(path, compression_of(path)).reduce(
+                        tf.constant(0, tf.int64), lambda n, _: n + 1
+                    )
+                )
+                for path in files
+            )
+        header = 1 if self.format == "csv" else 0
+        return sum(max(count_lines(path) - header, 0) for path in files)
 
     def check_not_empty(self, paths: PathLike | Sequence[PathLike]) -> None:
         """Raises a ValueError naming ``paths`` when they hold no example:
@@ -325,6 +391,16 @@ class DataFormat:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; ``DataFormat(**d)`` rebuilds it."""
         return dataclasses.asdict(self)
+
+
+def _pad(batches: tf.data.Dataset) -> tf.data.Dataset:
+    padded = batches.map(pad_rows, num_parallel_calls=tf.data.AUTOTUNE)
+    padded.skipped_lines = getattr(batches, "skipped_lines", None)
+    return padded.prefetch(tf.data.AUTOTUNE)
+
+
+def _as_is(batches: tf.data.Dataset) -> tf.data.Dataset:
+    return batches
 
 
 def open_text(path: str) -> Any:

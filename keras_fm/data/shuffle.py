@@ -42,4 +42,5 @@ def shuffle_in_windows(
 
     windows = tf.data.Dataset.zip(batches.rebatch(window), seeds.batch(2))
     permuted = windows.map(tf.autograph.experimental.do_not_convert(permute))
-    return permuted.rebatch(batch_size, drop_remainder=drop_remainder)
+    # The next window is gathered while this one's batches are taken.
+    return permuted.prefetch(1).rebatch(batch_size, drop_remainder=drop_remainder)
