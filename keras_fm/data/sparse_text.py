@@ -212,9 +212,7 @@ def _line_steps(
         # Every line sent here is bad: one no check names gets the catch-all.
         unnamed = line_code == 0
         line_code = tf.where(unnamed, codes["line"], line_code)
-        return line_code, tf.where(
-            unnamed, tf.strings.substr(lines, 0, EXCERPT), token
-        )
+        return line_code, tf.where(unnamed, tf.strings.substr(lines, 0, EXCERPT), token)
 
     return parse_well_formed, diagnose
 
@@ -295,9 +293,7 @@ def _read(
     files = resolve_paths(paths)
     check_line_ends(files)
     counter = new_counter()
-    errors = LineErrors(
-        _reasons(with_fields, pairs_per_row), on_error, counter, files
-    )
+    errors = LineErrors(_reasons(with_fields, pairs_per_row), on_error, counter, files)
     parse = _make_parser(
         with_fields, task, num_features, num_fields, pairs_per_row, errors
     )
