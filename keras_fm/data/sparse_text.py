@@ -364,8 +364,8 @@ def read_libsvm(
             — the fast path for multi-epoch training (parsing costs about
             2-3 us of CPU per frappe row, which a small model's training
             feels on a 2-core machine). The cache is written during the
-            first complete pass. With a cache, ``shuffle_buffer`` shuffles
-            the lines of that first pass, and later epochs permute the
+            first complete pass. With a cache, ``shuffle_buffer`` does not
+            shuffle the lines: every pass, the first included, permutes the
             cached rows within windows of ``shuffle_buffer`` rows into new
             batches (`keras_fm.data.shuffle.shuffle_in_windows`;
             `keras_fm.data.formats.DataFormat` remixes the rows of fields

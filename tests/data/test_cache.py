@@ -87,10 +87,10 @@ def test_file_cache_is_reused_and_keyed_on_the_input(tmp_path):
     assert len(set(f.split(".")[0] for f in os.listdir(prefix.parent))) == 3
 
 
-def test_shuffle_with_cache_shuffles_lines_then_remixes_rows(tmp_path):
-    """The pass that fills the cache shuffles lines (a file in some order
-    still gives mixed batches); later passes permute the cached rows into new
-    batches, each row keeping its label."""
+def test_shuffle_with_cache_remixes_rows_every_pass(tmp_path):
+    """Every pass permutes the cached rows into new batches, the pass that
+    fills the cache included (a file in some order still gives mixed
+    batches), each row keeping its label."""
     rows = random_sparse_rows(96, seed=2)
     write_lines(tmp_path / "d.txt", [sparse_line(*row) for row in rows])
     in_order = batches_of(read_libsvm(tmp_path / "d.txt", task="regression",
@@ -115,7 +115,7 @@ def test_shuffle_with_cache_shuffles_lines_then_remixes_rows(tmp_path):
     assert lines(first) == lines(second) == lines(in_order)  # every line, once
     assert [len(batch[1]) for batch in second] == [8] * 12
     shared = {str(batch) for batch in first} & {str(batch) for batch in in_order}
-    assert not shared  # no batch of the file's order survives the line shuffle
+    assert not shared  # no batch of the file's order survives the shuffle
     again = {str(sorted(batch[0])) for batch in first}
     assert sum(str(sorted(batch[0])) in again for batch in second) < 3
 
