@@ -213,13 +213,11 @@ def _train(
     keras.utils.set_random_seed(seed)
     data_format.check_not_empty(train_paths)
     read_task = "binary" if task == "ranking" else task
-    stream = task != "ranking" and not is_distributed(tf.distribute.get_strategy())
     data_format, train_data, valid_data, test_data, rows = _read_data(
-        data_format, settings, read_task, cache, stream
+        data_format, settings, read_task, cache
     )
     if task == "ranking":
         ranking = check_ranking(ranking, data_format)
-    steps_per_epoch = None  # the training data's own (with ``rows``: epoch_steps)
     model = _build(model_name, task, data_format, train_data, settings)
     if task == "ranking":
         train_data, valid_data, trained, catalog, seen = ranking_data(
@@ -230,17 +228,9 @@ def _train(
         save_catalog(out / CATALOG_FILE, catalog, seen)
         for pairs, _ in train_data.take(1):  # BackupAndRestore needs it built
             trained(pairs)
-        monitor, mode = "val_pairwise_accuracy", "max"
+        steps_per_epoch, monitor, mode = None, "val_pairwise_accuracy", "max"
     else:
-        optimizer, jit_compile = default_optimizer(model, settings["learning_rate"])
-        grouping = {}
-        if rows is not None:
-            steps_per_epoch, grouping["steps_per_execution"] = epoch_steps(
-                rows, batch_size, default_steps_per_execution(model)
-            )
-        trained = compile_for_task(
-            model, task, optimizer, jit_compile=jit_compile, **grouping
-        )
+        trained, steps_per_epoch = _compile(model, task, settings, rows)
         monitor, mode = ("val_auc", "max") if task == "binary" else ("val_rmse", "min")
     classes = {
         name: label_classes(data_format, paths) if task == "binary" and paths else None
@@ -318,17 +308,31 @@ def _fit(
     )
 
 
+def _compile(
+    model: keras.Model, task: str, settings: dict[str, Any], rows: int | None
+) -> tuple[keras.Model, int | None]:
+    """`compile_for_task` with the model's default optimizer, and the steps
+    per epoch: with ``rows`` (a stream of full batches), `epoch_steps`' (in
+    whole calls), else None (each pass of the data is an epoch)."""
+    optimizer, jit_compile = default_optimizer(model, settings["learning_rate"])
+    if rows is None:
+        return compile_for_task(model, task, optimizer, jit_compile=jit_compile), None
+    steps, group = epoch_steps(
+        rows, settings["batch_size"], default_steps_per_execution(model)
+    )
+    compiled = compile_for_task(
+        model, task, optimizer, jit_compile=jit_compile, steps_per_execution=group
+    )
+    return compiled, steps
+
+
 def _read_data(
-    data_format: DataFormat,
-    settings: dict[str, Any],
-    task: str,
-    cache: Cache,
-    stream: bool,
+    data_format: DataFormat, settings: dict[str, Any], task: str, cache: Cache
 ) -> tuple[DataFormat, Any, Any, Any, Any]:
     """The format with its sizes; the training, validation and test data; and
-    the training data's rows with ``stream``, else None.
+    the training data's rows when they stream, else None.
 
-    With ``stream`` (one device, not ranking) the training data is
+    On one device, but for ranking, the training data is
     `DataFormat.read_stream`'s endless stream of full batches, which `_fit`
     cuts into epochs by the counted rows (`keras_fm.training.epoch_steps`),
     with its one-pass dataset for sizing and vocabularies as its attribute
@@ -351,6 +355,8 @@ def _read_data(
         return for_strategy(data, len(resolve_paths(group)))
 
     shuffle = {"shuffle_buffer": 100_000, "seed": seed}
+    distributed = is_distributed(tf.distribute.get_strategy())
+    stream = settings["task"] != "ranking" and not distributed
     rows = data_format.count_rows(paths[0]) if stream else None
     if stream:
         train, one_pass = data_format.read_stream(
