@@ -1,7 +1,5 @@
 """``python -m keras_fm`` runs the ``keras-fm`` command."""
 
-import sys
+from keras_fm.cli import command
 
-from keras_fm.cli import main
-
-sys.exit(main())
+command()

@@ -7,7 +7,7 @@ evaluate) and `run_folder` (what a model folder holds) beside them; `main`
 runs one and reports.
 """
 
-from keras_fm.cli.main import main
+from keras_fm.cli.main import command, main
 from keras_fm.cli.parser import build_parser
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "command", "main"]
