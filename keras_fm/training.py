@@ -47,9 +47,11 @@ def epoch_steps(
     """Steps per epoch and steps per call for ``fit`` on a stream of full
     batches (`keras_fm.data.DataFormat.read_stream`).
 
-    An epoch takes ``ceil(rows / batch_size)`` steps, so that it sees every
-    row once (the last batch ends with the first rows of the next pass).
-    Keras runs an epoch in whole calls of ``steps_per_execution`` steps, so
+    An epoch takes ``ceil(rows / batch_size)`` steps: as many rows as one
+    pass, and a batch at most beyond. The stream goes through the passes in
+    order, each holding every row once, and epochs cut it about at the
+    passes' ends (a pass's last rows share their batch with the next pass's
+    first). Keras runs an epoch in whole calls of ``steps_per_execution`` steps, so
     the steps per call are chosen between half ``steps_per_execution`` and
     all of it to add the fewest steps to the epoch (none when one of them
     divides it; at most a few otherwise: 197 steps become 198 in calls of

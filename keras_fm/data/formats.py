@@ -187,10 +187,11 @@ class DataFormat:
         ``batch_size``, and one pass over them, as `read` gives it.
 
         The stream is for ``model.fit(stream, steps_per_epoch=...)``
-        (`keras_fm.training.epoch_steps`): a file's last, smaller batch is
-        filled with the first rows of the next pass (shuffled anew), so
-        every step takes the same shape and XLA compiles it once; a pass
-        that does not end a batch is not dropped but continues in the next.
+        (`keras_fm.training.epoch_steps`): the passes follow each other,
+        each shuffled anew and holding every row once, and a pass's last,
+        smaller batch is filled with the next pass's first rows (none is
+        dropped), so every step takes the same shape and XLA compiles it
+        once.
         Both datasets share one cache: iterating the pass (to size the data
         or adapt vocabularies) fills it for the stream.
 

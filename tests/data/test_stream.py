@@ -75,7 +75,7 @@ def _first_ids(batch):
 
 @pytest.mark.parametrize("padded", [False, True])
 @pytest.mark.parametrize("cache", [False, True])
-def test_stream_batches_are_full_and_each_epoch_sees_every_row(tmp_path, padded, cache):
+def test_stream_batches_are_full_and_each_pass_holds_every_row(tmp_path, padded, cache):
     path = _rows(tmp_path)
     data_format = DataFormat("libsvm", padded=padded)
     stream, one_pass = data_format.read_stream(
