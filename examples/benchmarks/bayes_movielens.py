@@ -2,7 +2,9 @@
 the five official folds and seconds per sweep, next to libFM's MCMC.
 
 Each fold trains on ``uK.base`` (user and movie one-hot, each its own prior
-group, as myFM groups fields) and reports the RMSE of the posterior mean on
+group, as myFM groups fields; with ``--features side`` also the user's age
+bucket, gender and occupation and the movie's genres at 1/n each, a group
+per field) and reports the RMSE of the posterior mean on
 ``uK.test``, after ``--sweeps`` sweeps of which the first ``--burn-in`` are
 dropped. Seconds: ``fit s`` is the whole `fit_mcmc` call (coloring, the two
 XLA compilations, every sweep, the model), ``s/sweep`` the median of 20 more
@@ -18,7 +20,7 @@ earlier session); myFM 0.8944 on u3 at rank 10 (myFM's documentation).
 
 Usage: python examples/benchmarks/bayes_movielens.py [--data DIR]
        [--dims 8,32] [--folds 1,2,3,4,5] [--sweeps 200] [--burn-in 20]
-       [--libfm PATH]
+       [--features ids|side] [--libfm PATH]
 """
 
 import argparse
@@ -34,21 +36,62 @@ from keras_fm.bayes import SparseRows, color_features, fit_mcmc
 from keras_fm.bayes.gibbs import GibbsSweep
 
 USERS, MOVIES = 943, 1682
+# Side features after the user and movie ids: age bucket (MovieLens 1M's
+# bounds), gender, occupation, and the movie's genres at 1/n each.
+AGE_BOUNDS = (18, 25, 35, 45, 50, 56)
+SIDE_FIELDS = {"age": len(AGE_BOUNDS) + 1, "gender": 2, "occupation": 21, "genres": 19}
 
 
-def read(path):
-    """A fold file's rows: user and movie one-hot, the rating as the label."""
+def side_features(folder):
+    """Per user and per movie: their side-feature (ids, values), ids counted
+    from 0 within the side features."""
+    offsets = np.cumsum([0, *SIDE_FIELDS.values()])
+    occupations = (folder / "u.occupation").read_text().split()
+    users = {}
+    for line in (folder / "u.user").read_text().splitlines():
+        user, age, gender, job, _ = line.split("|")
+        bucket = int(np.searchsorted(AGE_BOUNDS, int(age), side="right"))
+        ids = [offsets[0] + bucket, offsets[1] + (gender == "F"),
+               offsets[2] + occupations.index(job)]  # fmt: skip
+        users[int(user)] = (ids, [1.0] * 3)
+    movies = {}
+    for line in (folder / "u.item").read_bytes().decode("latin-1").splitlines():
+        parts = line.split("|")
+        genres = [offsets[3] + g for g, flag in enumerate(parts[5:]) if flag == "1"]
+        movies[int(parts[0])] = (genres, [1.0 / max(len(genres), 1)] * len(genres))
+    return users, movies
+
+
+def read(path, side=None):
+    """A fold file's rows: user and movie one-hot (and with ``side``, from
+    `side_features`, theirs), the rating as the label."""
     table = np.loadtxt(path, dtype=np.int64)
-    users, movies = table[:, 0] - 1, USERS + table[:, 1] - 1
-    rows = np.repeat(np.arange(len(table)), 2)
-    ids = np.stack([users, movies], 1).ravel()
-    return SparseRows.checked(rows, ids, np.ones(ids.size), table[:, 2], USERS + MOVIES)
+    ids, values = [], []
+    for user, movie, _, _ in table:
+        row, weights = [user - 1, USERS + movie - 1], [1.0, 1.0]
+        if side is not None:
+            for table_, key in ((side[0], user), (side[1], movie)):
+                extra, extra_values = table_[key]
+                row += [USERS + MOVIES + i for i in extra]
+                weights += extra_values
+        ids.append(row)
+        values.append(weights)
+    size = USERS + MOVIES + (sum(SIDE_FIELDS.values()) if side is not None else 0)
+    return SparseRows.from_lists(ids, values, table[:, 2], size)
+
+
+def groups_of(side):
+    """One prior group per field: user, movie and each side feature."""
+    sizes = [USERS, MOVIES, *(SIDE_FIELDS.values() if side is not None else ())]
+    return np.repeat(np.arange(len(sizes)), sizes)
 
 
 def ours(folder, fold, dim, args):
     """(test RMSE, fit seconds, seconds per compiled sweep) on one fold."""
-    train, test = read(folder / f"u{fold}.base"), read(folder / f"u{fold}.test")
-    groups = np.r_[np.zeros(USERS, np.int64), np.ones(MOVIES, np.int64)]
+    side = side_features(folder) if args.features == "side" else None
+    train = read(folder / f"u{fold}.base", side)
+    test = read(folder / f"u{fold}.test", side)
+    groups = groups_of(side)
     start = time.perf_counter()
     model = fit_mcmc(train, embedding_dim=dim, num_sweeps=args.sweeps,
                      burn_in=args.burn_in, groups=groups, seed=0)  # fmt: skip
@@ -115,7 +158,10 @@ def main():
     parser.add_argument("--sweeps", type=int, default=200)
     parser.add_argument("--burn-in", type=int, default=20)
     parser.add_argument("--libfm", help="a libFM binary, run beside")
+    parser.add_argument("--features", choices=("ids", "side"), default="ids")
     args = parser.parse_args()
+    if args.libfm and args.features != "ids":
+        raise SystemExit("--libfm runs with --features ids only")
     folder = args.data / "ml-100k"
     if not (folder / "u1.base").exists():
         raise SystemExit(f"MovieLens 100K is absent: {folder} (see its SOURCE.md)")
