@@ -49,10 +49,10 @@ def epoch_steps(
 
     An epoch takes ``ceil(rows / batch_size)`` steps: as many rows as one
     pass, and a batch at most beyond. The stream goes through the passes in
-    order, each holding every row once, and epochs cut it about at the
-    passes' ends (a pass's last rows share their batch with the next pass's
-    first). Keras runs an epoch in whole calls of ``steps_per_execution`` steps, so
-    the steps per call are chosen between half ``steps_per_execution`` and
+    order (its shuffle mixes each pass's last rows with the next one's
+    first), and epochs cut it about at the passes' ends. Keras runs an
+    epoch in whole calls of ``steps_per_execution`` steps, so the steps per
+    call are chosen between half ``steps_per_execution`` and
     all of it to add the fewest steps to the epoch (none when one of them
     divides it; at most a few otherwise: 197 steps become 198 in calls of
     22).

@@ -23,7 +23,13 @@ from keras_fm.data.files import (
     resolve_paths,
 )
 from keras_fm.data.padding import pad_rows
-from keras_fm.data.pipeline import Cache, cache_batches, cache_key, line_shuffle
+from keras_fm.data.pipeline import (
+    Cache,
+    cache_batches,
+    cache_key,
+    line_shuffle,
+    shuffle_rows,
+)
 from keras_fm.data.sparse_text import read_libffm, read_libsvm
 from keras_fm.data.tfrecord import (
     LABEL_KEY,
@@ -183,26 +189,30 @@ class DataFormat:
         seed: int | None = None,
         cache: Cache = False,
     ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-        """The rows of ``paths`` over and over, in batches of exactly
-        ``batch_size``, and one pass over them, as `read` gives it.
+        """The rows of ``paths`` over and over, shuffled, in batches of
+        exactly ``batch_size``; and one pass over them, as `read` gives it
+        without a shuffle.
 
         The stream is for ``model.fit(stream, steps_per_epoch=...)``
-        (`keras_fm.training.epoch_steps`): the passes follow each other,
-        each shuffled anew and holding every row once, and a pass's last,
-        smaller batch is filled with the next pass's first rows (none is
-        dropped), so every step takes the same shape and XLA compiles it
-        once.
-        Both datasets share one cache: iterating the pass (to size the data
-        or adapt vocabularies) fills it for the stream.
+        (`keras_fm.training.epoch_steps`): the parsed (cached) rows repeat,
+        then are shuffled through ``shuffle_buffer`` rows
+        (`keras_fm.data.pipeline.shuffle_rows`; rows near the end of a pass
+        mix with the next pass's first) and batched, so that every batch is
+        full (none is dropped), every step takes the same shape and XLA
+        compiles it once. The pass is not shuffled; both datasets share one
+        cache, so that iterating the pass (to size the data or adapt
+        vocabularies) fills it for the stream.
 
         Returns:
             ``(stream, one_pass)``.
         """
-        batches, finish = self._batches(
-            paths, task, batch_size, shuffle_buffer, seed, cache
-        )
-        stream = finish(batches.repeat().rebatch(batch_size))
-        return stream, finish(batches)
+        batches, finish = self._batches(paths, task, batch_size, 0, seed, cache)
+        repeated = batches.repeat()
+        if shuffle_buffer:
+            stream = shuffle_rows(repeated, shuffle_buffer, batch_size, seed)
+        else:
+            stream = repeated.rebatch(batch_size)
+        return finish(stream.prefetch(tf.data.AUTOTUNE)), finish(batches)
 
     def _batches(
         self,

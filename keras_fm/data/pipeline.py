@@ -90,7 +90,7 @@ def cache_batches(
     during the first full pass and reads it afterwards; a pass stopped early
     leaves no cache and the next pass parses again. With ``shuffle_buffer``
     the cached rows are mixed into new batches every epoch (see
-    `_shuffle_cached`).
+    `shuffle_rows`).
     """
     check_cache(cache)
     skipped = getattr(dataset, "skipped_lines", None)
@@ -100,17 +100,18 @@ def cache_batches(
             os.makedirs(os.path.dirname(os.path.abspath(filename)), exist_ok=True)
         dataset = dataset.cache(filename)
         if shuffle_buffer:
-            dataset = _shuffle_cached(dataset, shuffle_buffer, batch_size, seed)
+            dataset = shuffle_rows(dataset, shuffle_buffer, batch_size, seed)
     dataset = dataset.prefetch(tf.data.AUTOTUNE)
     if skipped is not None:
         dataset.skipped_lines = skipped
     return dataset
 
 
-def _shuffle_cached(
+def shuffle_rows(
     dataset: tf.data.Dataset, shuffle_buffer: int, batch_size: int, seed: int | None
 ) -> tf.data.Dataset:
-    """Cached batches, mixed anew every epoch.
+    """Batches (e.g. cached ones), their rows mixed anew every epoch into new
+    batches of ``batch_size``.
 
     Batches of dense columns (one value per row and feature: fields split
     out, CSV and TFRecord columns) are split into rows, shuffled through

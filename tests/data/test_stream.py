@@ -75,24 +75,26 @@ def _first_ids(batch):
 
 @pytest.mark.parametrize("padded", [False, True])
 @pytest.mark.parametrize("cache", [False, True])
-def test_stream_batches_are_full_and_each_pass_holds_every_row(tmp_path, padded, cache):
+def test_stream_is_the_repeated_rows_shuffled_in_windows_in_full_batches(
+    tmp_path, padded, cache
+):
     path = _rows(tmp_path)
     data_format = DataFormat("libsvm", padded=padded)
     stream, one_pass = data_format.read_stream(
         path, "binary", batch_size=8, shuffle_buffer=16, seed=3, cache=cache
     )
     passes = [_first_ids(b) for b in one_pass]
-    assert sorted(itertools.chain(*passes)) == list(range(37))
-    assert [len(p) for p in passes] == [8, 8, 8, 8, 5]
-    steps = math.ceil(37 / 8)
-    batches = [_first_ids(b) for b in itertools.islice(stream, 3 * steps)]
+    assert list(itertools.chain(*passes)) == list(range(37))  # in file order
+    batches = [_first_ids(b) for b in itertools.islice(stream, 14)]  # 7 windows
     assert all(len(batch) == 8 for batch in batches)
     rows = list(itertools.chain(*batches))
-    # Rows 0-36, then the next pass: every pass holds each row once.
-    for start in range(0, len(rows) - 37, 37):
-        assert sorted(rows[start : start + 37]) == list(range(37))
-    # The passes are shuffled anew.
-    assert rows[:37] != rows[37:74]
+    # Each window of 16 holds the rows of the same window of the file read
+    # over and over (0-36, 0-36, ...), permuted: every row once per pass.
+    for start in range(0, len(rows), 16):
+        window = [i % 37 for i in range(start, start + 16)]
+        assert sorted(rows[start : start + 16]) == sorted(window)
+    assert rows[:16] != sorted(rows[:16])  # shuffled
+    assert rows[:32] != rows[37:69]  # and anew in the next pass
 
 
 def test_stream_of_field_rows_is_whole_passes_in_full_batches(tmp_path):
