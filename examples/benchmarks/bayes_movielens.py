@@ -3,11 +3,16 @@ the five official folds and seconds per sweep, next to libFM's MCMC.
 
 Each fold trains on ``uK.base`` (user and movie one-hot, each its own prior
 group, as myFM groups fields; with ``--features side`` also the user's age
-bucket, gender and occupation and the movie's genres at 1/n each, a group
-per field) and reports the RMSE of the posterior mean on
-``uK.test``, after ``--sweeps`` sweeps of which the first ``--burn-in`` are
-dropped. Seconds: ``fit s`` is the whole `fit_mcmc` call (coloring, the two
-XLA compilations, every sweep, the model), ``s/sweep`` the median of 20 more
+bucket, gender, occupation and zip code's first digit, and the movie's
+genres at 1/n each and release decade, a group per field; with
+``side+implicit`` also SVD++'s implicit feedback: the movies each user rated
+and the users who rated each movie, in ``uK.base``) and reports the RMSE of
+the posterior mean on ``uK.test``, after ``--sweeps`` sweeps of which the
+first ``--burn-in`` are dropped. With ``--tables`` (always with
+``side+implicit``), the user's and the movie's features are two relation
+blocks (`keras_fm.bayes.Relation`) rather than columns of every row.
+Seconds: ``fit s`` is the whole `fit_mcmc` call (coloring, the two XLA
+compilations, every sweep, the model), ``s/sweep`` the median of 20 more
 sweeps once compiled. With ``--libfm PATH`` (a libFM binary), libFM's MCMC
 runs the same number of iterations on the same rows (``-meta`` with the same
 two groups) and its RMSE and whole run time (reading its files included)
@@ -17,10 +22,12 @@ print beside ours, then its seconds per iteration; ``ratio`` is our
 Published figures (mean test RMSE over u1..u5 or one fold, no side
 features): libFM MCMC 0.8981 at k = 32 and 0.9007 at k = 8 (run here by an
 earlier session); myFM 0.8944 on u3 at rank 10 (myFM's documentation).
+With side features and implicit feedback: myFM 0.8833 on u1 at rank 10
+(its examples/ml-100k-extended.ipynb, with also the rating's date).
 
 Usage: python examples/benchmarks/bayes_movielens.py [--data DIR]
        [--dims 8,32] [--folds 1,2,3,4,5] [--sweeps 200] [--burn-in 20]
-       [--features ids|side] [--libfm PATH]
+       [--features ids|side|side+implicit] [--tables] [--libfm PATH]
 """
 
 import argparse
@@ -34,64 +41,123 @@ import numpy as np
 
 from keras_fm.bayes import SparseRows, color_features, fit_mcmc
 from keras_fm.bayes.gibbs import GibbsSweep
+from keras_fm.bayes.relations import Relation
 
 USERS, MOVIES = 943, 1682
 # Side features after the user and movie ids: age bucket (MovieLens 1M's
-# bounds), gender, occupation, and the movie's genres at 1/n each.
+# bounds), gender, occupation and the first digit of the zip code (or
+# "other"); the movie's genres at 1/n each and its release decade (1920s or
+# before .. 1990s, or unknown). myFM's side-feature example uses the same
+# kinds of features (age, zip code's first character, release year).
 AGE_BOUNDS = (18, 25, 35, 45, 50, 56)
-SIDE_FIELDS = {"age": len(AGE_BOUNDS) + 1, "gender": 2, "occupation": 21, "genres": 19}
+DECADES = tuple(range(1930, 2000, 10))
+SIDE_FIELDS = {"age": len(AGE_BOUNDS) + 1, "gender": 2, "occupation": 21,
+               "zip": 11, "genres": 19, "decade": len(DECADES) + 2}  # fmt: skip
 
 
 def side_features(folder):
     """Per user and per movie: their side-feature (ids, values), ids counted
     from 0 within the side features."""
-    offsets = np.cumsum([0, *SIDE_FIELDS.values()])
+    offsets = dict(
+        zip(SIDE_FIELDS, np.cumsum([0, *SIDE_FIELDS.values()]), strict=False)
+    )
     occupations = (folder / "u.occupation").read_text().split()
     users = {}
     for line in (folder / "u.user").read_text().splitlines():
-        user, age, gender, job, _ = line.split("|")
+        user, age, gender, job, code = line.split("|")
         bucket = int(np.searchsorted(AGE_BOUNDS, int(age), side="right"))
-        ids = [offsets[0] + bucket, offsets[1] + (gender == "F"),
-               offsets[2] + occupations.index(job)]  # fmt: skip
-        users[int(user)] = (ids, [1.0] * 3)
+        digit = int(code[0]) if code[0].isdigit() else 10
+        ids = [offsets["age"] + bucket, offsets["gender"] + (gender == "F"),
+               offsets["occupation"] + occupations.index(job),
+               offsets["zip"] + digit]  # fmt: skip
+        users[int(user)] = (ids, [1.0] * 4)
     movies = {}
     for line in (folder / "u.item").read_bytes().decode("latin-1").splitlines():
         parts = line.split("|")
-        genres = [offsets[3] + g for g, flag in enumerate(parts[5:]) if flag == "1"]
-        movies[int(parts[0])] = (genres, [1.0 / max(len(genres), 1)] * len(genres))
+        genres = [offsets["genres"] + g for g, on in enumerate(parts[5:]) if on == "1"]
+        year = parts[2][-4:]
+        decade = len(DECADES) + 1
+        if year.isdigit():
+            decade = int(np.searchsorted(DECADES, int(year), side="right"))
+        ids = [*genres, offsets["decade"] + decade]
+        movies[int(parts[0])] = (ids, [1.0 / max(len(genres), 1)] * len(genres) + [1.0])
     return users, movies
 
 
-def read(path, side=None):
+def read(path, side=None, extra=0):
     """A fold file's rows: user and movie one-hot (and with ``side``, from
-    `side_features`, theirs), the rating as the label."""
+    `side_features`, theirs), the rating as the label; ``extra`` features
+    more in the feature space (for relations)."""
     table = np.loadtxt(path, dtype=np.int64)
     ids, values = [], []
     for user, movie, _, _ in table:
         row, weights = [user - 1, USERS + movie - 1], [1.0, 1.0]
         if side is not None:
             for table_, key in ((side[0], user), (side[1], movie)):
-                extra, extra_values = table_[key]
-                row += [USERS + MOVIES + i for i in extra]
-                weights += extra_values
+                more, more_values = table_[key]
+                row += [USERS + MOVIES + i for i in more]
+                weights += more_values
         ids.append(row)
         values.append(weights)
     size = USERS + MOVIES + (sum(SIDE_FIELDS.values()) if side is not None else 0)
-    return SparseRows.from_lists(ids, values, table[:, 2], size)
+    return SparseRows.from_lists(ids, values, table[:, 2], size + extra)
 
 
-def groups_of(side):
-    """One prior group per field: user, movie and each side feature."""
+def relations_of(train, rows, side, offset, with_implicit=True):
+    """The rows of ``rows`` as two `Relation`s (Rendle, 2013; myFM's
+    relation blocks): a user table (the user's id, side features, and
+    SVD++'s implicit feedback: every movie the user rated in ``train``, as
+    features ``offset + movie``) and a movie table (its id, side features,
+    and every user who rated it in ``train``, as ``offset + MOVIES +
+    user``); the implicit lists at 1/sqrt(n) each, as myFM weighs them.
+    ``side`` None: no side features; ``with_implicit`` False: no lists."""
+    table = np.loadtxt(train, dtype=np.int64) - 1
+    keys = np.loadtxt(rows, dtype=np.int64)[:, :2] - 1
+    relations = []
+    for key, size, first, own in (
+        (0, USERS, offset, lambda u: u),
+        (1, MOVIES, offset + MOVIES, lambda m: USERS + m),
+    ):
+        lists = [[] for _ in range(size)]
+        for entry in table if with_implicit else ():
+            lists[entry[key]].append(first + entry[1 - key])
+        ids, values = [], []
+        for index, rated in enumerate(lists):
+            extra, weights = side[key][index + 1] if side else ([], [])
+            ids.append(
+                [own(index), *(USERS + MOVIES + i for i in extra), *sorted(rated)]
+            )
+            weight = 1 / np.sqrt(max(len(rated), 1))
+            values.append([1.0, *weights, *[weight] * len(rated)])
+        relations.append(Relation.from_lists(keys[:, key], ids, values))
+    return relations
+
+
+def groups_of(side, with_implicit=False):
+    """One prior group per field: user, movie, each side feature and each
+    implicit feedback."""
     sizes = [USERS, MOVIES, *(SIDE_FIELDS.values() if side is not None else ())]
+    sizes += [MOVIES, USERS] if with_implicit else []
     return np.repeat(np.arange(len(sizes)), sizes)
 
 
 def ours(folder, fold, dim, args):
     """(test RMSE, fit seconds, seconds per compiled sweep) on one fold."""
-    side = side_features(folder) if args.features == "side" else None
-    train = read(folder / f"u{fold}.base", side)
-    test = read(folder / f"u{fold}.test", side)
-    groups = groups_of(side)
+    side = side_features(folder) if args.features != "ids" else None
+    with_implicit = args.features == "side+implicit"
+    base, held_out = folder / f"u{fold}.base", folder / f"u{fold}.test"
+    extra = (USERS + MOVIES) * with_implicit
+    train, test = read(base, side, extra), read(held_out, side, extra)
+    if with_implicit:  # the same features, as two tables
+        offset = train.num_features - extra
+        train, test = (
+            SparseRows.checked(
+                [], [], [], data.labels, data.num_features
+            ).with_relations(relations_of(base, path, side, offset))
+            for data, path in ((train, base), (test, held_out))
+        )
+        test = test.expand()
+    groups = groups_of(side, with_implicit)
     start = time.perf_counter()
     model = fit_mcmc(train, embedding_dim=dim, num_sweeps=args.sweeps,
                      burn_in=args.burn_in, groups=groups, seed=0)  # fmt: skip
@@ -158,7 +224,15 @@ def main():
     parser.add_argument("--sweeps", type=int, default=200)
     parser.add_argument("--burn-in", type=int, default=20)
     parser.add_argument("--libfm", help="a libFM binary, run beside")
-    parser.add_argument("--features", choices=("ids", "side"), default="ids")
+    parser.add_argument(
+        "--tables",
+        action="store_true",
+        help="user and movie features as two relation blocks (always with "
+        "side+implicit)",
+    )
+    parser.add_argument(
+        "--features", choices=("ids", "side", "side+implicit"), default="ids"
+    )
     args = parser.parse_args()
     if args.libfm and args.features != "ids":
         raise SystemExit("--libfm runs with --features ids only")

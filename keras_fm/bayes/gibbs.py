@@ -18,7 +18,9 @@ normal with precision ``alpha * sum h^2 + lambda`` and mean
 keeps each row's residual ``y - yhat`` and ``q_f`` and updates them after
 every draw, so a sweep costs ``O(k * nnz)``, as libFM's. Features of one
 color (`keras_fm.bayes.coloring`) never share a row, so their parameters are
-conditionally independent and are drawn together.
+conditionally independent and are drawn together. The features of the
+rows' relation blocks are drawn one by one in the time of their tables
+(`keras_fm.bayes.relation_draws`).
 """
 
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from keras_fm.bayes.relation_draws import RelationDraws
 from keras_fm.bayes.rows import SparseRows
 
 DTYPE = tf.float64
@@ -67,7 +70,10 @@ class Block:
 
 def blocks_of(data: SparseRows, colors: np.ndarray) -> list[Block]:
     """One `Block` per color, and one for the features absent from ``data``
-    (drawn from their prior: they have no non-zero)."""
+    and its relations (drawn from their prior: they have no non-zero)."""
+    colors = colors.copy()
+    for relation in data.relations:
+        colors[relation.features] = -2  # drawn with their relation
     blocks = []
     for color in [*range(int(colors.max(initial=-1)) + 1), -1]:
         features = np.flatnonzero(colors == color)
@@ -133,6 +139,9 @@ class GibbsSweep(tf.Module):
         self.values = tf.constant(data.values, DTYPE)
         self.labels = tf.constant(data.labels, DTYPE)
         self.blocks = blocks_of(data, colors)
+        self.relations = [
+            RelationDraws(relation, data.num_features) for relation in data.relations
+        ]
         self.generator = tf.random.Generator.from_seed(seed)
         k, p, n, g = embedding_dim, data.num_features, data.num_rows, self.num_groups
         # float64 throughout: a float32 constant (tf.fill of 0.3) would carry
@@ -154,14 +163,28 @@ class GibbsSweep(tf.Module):
 
     # Predictions -------------------------------------------------------
 
-    def scores(self, rows: Any, ids: Any, values: Any, num_rows: int) -> Any:
-        """``yhat`` of every row of other data (coordinate form), and q."""
+    def scores(
+        self,
+        rows: Any,
+        ids: Any,
+        values: Any,
+        num_rows: int,
+        relations: Any = (),
+    ) -> Any:
+        """``yhat`` of every row of other data (coordinate form, and its
+        relations as `keras_fm.bayes.relation_draws.RelationTable`s), and q."""
         vectors = tf.gather(tf.transpose(self.vt), ids) * values[:, None]
         q = tf.math.unsorted_segment_sum(vectors, rows, num_rows)
         squares = tf.math.unsorted_segment_sum(tf.square(vectors), rows, num_rows)
         linear = tf.math.unsorted_segment_sum(
             tf.gather(self.w, ids) * values, rows, num_rows
         )
+        for relation in relations:
+            sums = relation.table_sums(self.vt, self.w)
+            q, squares, linear = (
+                total + tf.gather(part, relation.index)
+                for total, part in zip((q, squares, linear), sums, strict=True)
+            )
         pairs = 0.5 * tf.reduce_sum(tf.square(q) - squares, axis=1)
         return self.w0 + linear + pairs, q
 
@@ -171,7 +194,9 @@ class GibbsSweep(tf.Module):
         parameters (between recomputations they are updated draw by draw)."""
 
         def recomputed() -> Any:
-            yhat, q = self.scores(self.rows, self.ids, self.values, self.num_rows)
+            yhat, q = self.scores(
+                self.rows, self.ids, self.values, self.num_rows, self.relations
+            )
             self.q.assign(tf.transpose(q))
             return yhat
 
@@ -227,9 +252,13 @@ class GibbsSweep(tf.Module):
         self._draw_w0()
         for block in self.blocks:
             self._draw_block(block, None)
+        for relation in self.relations:
+            relation.draw_w(self)
         for f in tf.range(self.k):
             for block in self.blocks:
                 self._draw_block(block, f)
+            for relation in self.relations:
+                relation.draw_v(self, f)
         return tf.sqrt(tf.reduce_mean(tf.square(self.residual)))
 
     @tf.function
@@ -248,27 +277,18 @@ class GibbsSweep(tf.Module):
     def _draw_block(self, block: Block, f: Any) -> None:
         """w (f None) or column f of v, for the features of one block."""
         x, rows = block.values, block.rows
-        groups = tf.gather(self.groups, block.features)
+        mu, lam = self.priors_of(block.features, f)
         if f is None:
             old = tf.gather(self.w, block.features)
             h = x
-            mu, lam = tf.gather(self.mu_w, groups), tf.gather(self.lambda_w, groups)
         else:
             old = tf.gather(self.vt[f], block.features)
             h = x * (tf.gather(self.q[f], rows) - tf.gather(old, block.local) * x)
-            mu, lam = (
-                tf.gather(self.mu_v[:, f], groups),
-                tf.gather(self.lambda_v[:, f], groups),
-            )
         m = tf.shape(block.features)[0]
         partial = tf.gather(self.residual, rows) + tf.gather(old, block.local) * h
         hh = tf.math.unsorted_segment_sum(h * h, block.local, m)
         hy = tf.math.unsorted_segment_sum(h * partial, block.local, m)
-        precision = self.alpha * hh + lam
-        mean = (self.alpha * hy + mu * lam) / precision
-        # No data and no penalty (ALS with l2 0 for an absent feature): mu.
-        mean = tf.where(precision > 0, mean, mu)
-        new = self._normal(mean, tf.where(precision > 0, precision, 1.0))
+        new = self.conditional_draw(hy, hh, mu, lam, None)
         delta = tf.gather(new - old, block.local)
         self.residual.scatter_nd_add(rows[:, None], -delta * h)
         if f is None:
@@ -278,6 +298,42 @@ class GibbsSweep(tf.Module):
         self.vt.scatter_nd_update(tf.stack([at_f, block.features], 1), new)
         at_f = tf.fill(tf.shape(rows), tf.cast(f, tf.int64))
         self.q.scatter_nd_add(tf.stack([at_f, rows], 1), delta * x)
+
+    def conditional_draw(self, hy: Any, hh: Any, mu: Any, lam: Any, noise: Any) -> Any:
+        """A draw from the conditional normal of a parameter given ``hy =
+        sum h * (y - g)`` and ``hh = sum h^2`` (its mean for ALS); ``noise``
+        a standard normal draw (for the relation blocks' loops), or None to
+        draw it here."""
+        precision = self.alpha * hh + lam
+        mean = (self.alpha * hy + mu * lam) / precision
+        # No data and no penalty (ALS with l2 0 for an absent feature): mu.
+        mean = tf.where(precision > 0, mean, mu)
+        precision = tf.where(precision > 0, precision, 1.0)
+        if noise is None:
+            return self._normal(mean, precision)
+        return mean + noise / tf.sqrt(precision) if self.sample else mean
+
+    def priors_of(self, features: Any, f: Any) -> tuple[Any, Any]:
+        """The prior means and precisions of ``w`` (``f`` None) or of
+        column ``f`` of ``v``, for ``features``."""
+        groups = tf.gather(self.groups, features)
+        if f is None:
+            return tf.gather(self.mu_w, groups), tf.gather(self.lambda_w, groups)
+        return (
+            tf.gather(self.mu_v[:, f], groups),
+            tf.gather(self.lambda_v[:, f], groups),
+        )
+
+    def standard_normal(self, shape: Any) -> Any:
+        """Standard normal draws of the given shape (zeros for ALS)."""
+        if not self.sample:
+            return tf.zeros(shape, DTYPE)
+        return self.generator.normal(shape, dtype=DTYPE)
+
+    def set_factor(self, f: Any, column: Any, q_f: Any) -> None:
+        """Sets column ``f`` of the latent vectors, and q's of the rows."""
+        self.vt.scatter_nd_update([[f]], column[None])
+        self.q.scatter_nd_update([[f]], q_f[None])
 
     def _draw_hyper(self, params: Any, mu: tf.Variable, lam: tf.Variable) -> None:
         """mu, then lambda, of every group and column of ``params`` (w as one
@@ -310,6 +366,16 @@ class GibbsSweep(tf.Module):
         return (
             tf.random.stateless_gamma(tf.shape(rate), seed, shape, dtype=DTYPE) / rate
         )
+
+    def draw_order(self) -> np.ndarray:
+        """The features in the order a sweep draws them, for ``w`` and for
+        each factor (within a color block the order does not matter)."""
+        parts = [block.features.numpy() for block in self.blocks]
+        for relation in self.relations:
+            for bucket in relation.buckets:
+                ids = bucket.features.numpy().ravel()
+                parts.append(ids[ids < self.num_features])
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
     def parameters(self) -> tuple[float, np.ndarray, np.ndarray]:
         """``(w0, w, v)`` as NumPy: the current sample."""

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from keras_fm.bayes.coloring import color_features
 from keras_fm.bayes.gibbs import GibbsSweep, Hyperpriors
+from keras_fm.bayes.relation_draws import RelationTable
 from keras_fm.bayes.rows import SparseRows
 from keras_fm.data.pipeline import check_task
 from keras_fm.layers.posterior_fm import PosteriorFM
@@ -44,8 +45,16 @@ def fit_mcmc(
     thin`` samples of ``(num_features + 1) * (embedding_dim + 1)`` float32
     weights each: thin more for large feature spaces.
 
+    Features that many rows share (a user's side features, the movies the
+    user rated as SVD++'s implicit feedback) may be given once per user as
+    a `keras_fm.bayes.Relation` (`SparseRows.with_relations`): a sweep then
+    costs the size of the tables rather than of the rows written out
+    (Rendle, 2013), and draws the same conditionals. The returned model
+    reads rows written out in full (`SparseRows.expand`).
+
     Args:
-        train: the training rows (`keras_fm.bayes.SparseRows`).
+        train: the training rows (`keras_fm.bayes.SparseRows`), with their
+            relations if any.
         task: `"regression"` (Gaussian noise, its precision sampled) or
             `"binary"` (probit; labels > 0 are positives).
         embedding_dim: size ``k`` of the latent vectors.
@@ -57,8 +66,8 @@ def fit_mcmc(
             group for all.
         init_stdev: standard deviation of the initial latent vectors.
         hyperpriors: the fixed top of the hierarchy (libFM's defaults).
-        validation: Optional rows scored by the posterior mean so far, in
-            the progress lines.
+        validation: Optional rows (with relations, if any) scored by the
+            posterior mean so far, in the progress lines.
         clip: regression: the range each sample's score is clipped to
             before averaging; `"auto"` (the default) takes the training
             labels' range, as libFM does (MovieLens 100K fold u1, k = 8: test
@@ -121,7 +130,7 @@ def fit_als(
     values of a probit model given the current scores.
 
     Args:
-        train: the training rows.
+        train: the training rows, with their relations if any.
         task: `"regression"` or `"binary"`.
         embedding_dim: size ``k`` of the latent vectors.
         num_sweeps: sweeps over every parameter.
@@ -220,6 +229,10 @@ class _Progress:
     ) -> None:
         self.sweep, self.task, self.data = sweep, task, validation
         self.verbose, self.averaged = verbose, averaged
+        self.relations = [
+            RelationTable(relation)
+            for relation in (validation.relations if validation else ())
+        ]
         self.total: Any = 0.0
         self.count = 0
         self.score: float | None = None
@@ -243,7 +256,7 @@ class _Progress:
         assert data is not None
         scores, _ = self.sweep.scores(
             tf.constant(data.rows), tf.constant(data.ids),
-            tf.constant(data.values, tf.float64), data.num_rows,
+            tf.constant(data.values, tf.float64), data.num_rows, self.relations,
         )  # fmt: skip
         scores = scores.numpy()
         if self.task == "binary":

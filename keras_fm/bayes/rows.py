@@ -1,9 +1,12 @@
 """Training data for the Bayesian learners: every non-zero of every row, at once."""
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+
+from keras_fm.bayes.relations import Relation
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,8 @@ class SparseRows:
         values: float64 `(nnz,)`, its value ``x_i``.
         labels: float64 `(num_rows,)`, the targets (0/1 for binary tasks).
         num_features: the size of the feature space.
+        relations: the `keras_fm.bayes.Relation` blocks whose table rows the
+            rows also hold (`with_relations`).
     """
 
     rows: np.ndarray
@@ -26,6 +31,7 @@ class SparseRows:
     values: np.ndarray
     labels: np.ndarray
     num_features: int
+    relations: tuple[Relation, ...] = ()
 
     @property
     def num_rows(self) -> int:
@@ -111,3 +117,55 @@ class SparseRows:
                 "learners need each feature at most once per row"
             )
         return cls(rows, ids, values, labels, num_features)
+
+    def with_relations(self, relations: Sequence[Relation]) -> "SparseRows":
+        """The same rows, also holding the table rows of ``relations``.
+
+        Args:
+            relations: `keras_fm.bayes.Relation` blocks, each indexing these
+                rows; their features must be in ``[0, num_features)``, and
+                no feature may be both a row's own and a relation's, or in
+                two relations.
+
+        Returns:
+            A `SparseRows` whose Bayesian learners sweep the relations in
+            the time of their tables (Rendle, 2013).
+
+        Raises:
+            ValueError: naming the relation and the feature, otherwise.
+        """
+        seen = np.zeros(self.num_features, bool)
+        seen[self.ids] = True
+        for number, relation in enumerate(relations):
+            where = f"relation {number}"
+            if len(relation.index) != self.num_rows:
+                raise ValueError(
+                    f"{where} indexes {len(relation.index)} rows; the data has "
+                    f"{self.num_rows}"
+                )
+            features = relation.features
+            if features.size and features.max() >= self.num_features:
+                raise ValueError(
+                    f"{where}: feature id {int(features.max())} is outside "
+                    f"[0, num_features={self.num_features})"
+                )
+            if seen[features].any():
+                raise ValueError(
+                    f"{where}: feature {int(features[seen[features]][0])} is "
+                    "also a row's own or another relation's"
+                )
+            seen[features] = True
+        return replace(self, relations=tuple(relations))
+
+    def expand(self) -> "SparseRows":
+        """The same rows with every relation written into them (as a model
+        serving them reads them), and no relations."""
+        parts = [(self.rows, self.ids, self.values)]
+        parts += [relation.expanded() for relation in self.relations]
+        rows, ids, values = (
+            np.concatenate(arrays) for arrays in zip(*parts, strict=True)
+        )
+        order = np.argsort(rows, kind="stable")
+        return SparseRows(
+            rows[order], ids[order], values[order], self.labels, self.num_features
+        )

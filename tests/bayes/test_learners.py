@@ -20,14 +20,12 @@ def naive_score(w0, w, v, row):
     return total
 
 
-def naive_als_sweep(params, rows, labels, colors, l2):
-    """One sweep of coordinate descent in the sampler's order (w0; each w_i;
-    then, factor by factor, each v_if; features by color, absent ones last),
-    every coordinate set to its minimizer from two full evaluations of the
-    model (the score is linear in each single parameter)."""
+def naive_als_sweep(params, rows, labels, order, l2):
+    """One sweep of coordinate descent in the given order of the features
+    (w0; each w_i; then, factor by factor, each v_if), every coordinate set
+    to its minimizer from two full evaluations of the model (the score is
+    linear in each single parameter)."""
     w0, w, v = params
-    order = [i for c in range(colors.max() + 1) for i in np.flatnonzero(colors == c)]
-    order += list(np.flatnonzero(colors < 0))
 
     def set_best(put, penalty):
         put(0.0)
@@ -67,13 +65,17 @@ def test_als_sweeps_equal_naive_coordinate_descent():
                        sample=False, l2=(0.3, 0.7))  # fmt: skip
     w0, w, v = sweep.parameters()
     params = (np.array([w0]), w.copy(), v.copy())
+    # By color, the absent feature last.
+    order = [i for c in range(colors.max() + 1) for i in np.flatnonzero(colors == c)]
+    order += list(np.flatnonzero(colors < 0))
+    np.testing.assert_array_equal(np.sort(sweep.draw_order()), np.arange(7))
     rows = [
         list(zip(data.ids[data.rows == r], data.values[data.rows == r], strict=True))
         for r in range(data.num_rows)
     ]
     for _ in range(3):
         rmse = float(sweep.sweep())
-        params = naive_als_sweep(params, rows, data.labels, colors, (0.3, 0.7))
+        params = naive_als_sweep(params, rows, data.labels, order, (0.3, 0.7))
     w0, w, v = sweep.parameters()
     np.testing.assert_allclose(w0, params[0][0], rtol=0, atol=1e-10)
     np.testing.assert_allclose(w, params[1], rtol=0, atol=1e-10)
