@@ -66,6 +66,10 @@ class Block:
     rows: tf.Tensor  # (nnz_c,) the row of each non-zero
     local: tf.Tensor  # (nnz_c,) the index in ``features`` of each non-zero
     values: tf.Tensor  # (nnz_c,) x
+    # Every row holds one non-zero of the block (a one-hot field), in row
+    # order: the row-wise arrays are read and written whole, not gathered
+    # and scattered.
+    dense: bool = False
 
 
 def blocks_of(data: SparseRows, colors: np.ndarray) -> list[Block]:
@@ -88,6 +92,7 @@ def blocks_of(data: SparseRows, colors: np.ndarray) -> list[Block]:
                 tf.constant(data.rows[mine]),
                 tf.constant(local[data.ids[mine]]),
                 tf.constant(data.values[mine], DTYPE),
+                dense=bool(np.array_equal(data.rows[mine], np.arange(data.num_rows))),
             )
         )
     return blocks
@@ -276,28 +281,42 @@ class GibbsSweep(tf.Module):
 
     def _draw_block(self, block: Block, f: Any) -> None:
         """w (f None) or column f of v, for the features of one block."""
-        x, rows = block.values, block.rows
+        x = block.values
+        by_row = self._by_row(block)
         mu, lam = self.priors_of(block.features, f)
         if f is None:
             old = tf.gather(self.w, block.features)
             h = x
         else:
             old = tf.gather(self.vt[f], block.features)
-            h = x * (tf.gather(self.q[f], rows) - tf.gather(old, block.local) * x)
+            h = x * (by_row(self.q[f]) - tf.gather(old, block.local) * x)
         m = tf.shape(block.features)[0]
-        partial = tf.gather(self.residual, rows) + tf.gather(old, block.local) * h
+        partial = by_row(self.residual) + tf.gather(old, block.local) * h
         hh = tf.math.unsorted_segment_sum(h * h, block.local, m)
         hy = tf.math.unsorted_segment_sum(h * partial, block.local, m)
         new = self.conditional_draw(hy, hh, mu, lam, None)
         delta = tf.gather(new - old, block.local)
-        self.residual.scatter_nd_add(rows[:, None], -delta * h)
+        if block.dense:
+            self.residual.assign_sub(delta * h)
+        else:
+            self.residual.scatter_nd_add(block.rows[:, None], -delta * h)
         if f is None:
             self.w.scatter_nd_update(block.features[:, None], new)
             return
         at_f = tf.fill(tf.shape(block.features), tf.cast(f, tf.int64))
         self.vt.scatter_nd_update(tf.stack([at_f, block.features], 1), new)
-        at_f = tf.fill(tf.shape(rows), tf.cast(f, tf.int64))
-        self.q.scatter_nd_add(tf.stack([at_f, rows], 1), delta * x)
+        if block.dense:
+            self.q.scatter_nd_add([[f]], (delta * x)[None])
+        else:
+            at_f = tf.fill(tf.shape(block.rows), tf.cast(f, tf.int64))
+            self.q.scatter_nd_add(tf.stack([at_f, block.rows], 1), delta * x)
+
+    @staticmethod
+    def _by_row(block: Block) -> Any:
+        """A row-wise array's entries at the block's non-zeros."""
+        if block.dense:
+            return lambda array: array
+        return lambda array: tf.gather(array, block.rows)
 
     def conditional_draw(self, hy: Any, hh: Any, mu: Any, lam: Any, noise: Any) -> Any:
         """A draw from the conditional normal of a parameter given ``hy =

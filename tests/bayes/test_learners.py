@@ -106,6 +106,33 @@ def test_bias_and_noise_draws_follow_their_closed_form_posterior():
     assert draws.var() == pytest.approx(variance, rel=0.1)
 
 
+def test_als_sweeps_on_one_hot_fields_equal_naive_coordinate_descent():
+    """Fields of one non-zero per row: their blocks read and write the
+    row-wise arrays whole (dense), the sparse field's by gather/scatter."""
+    rng = np.random.default_rng(3)
+    users, items = rng.integers(0, 4, 15), 4 + rng.integers(0, 3, 15)
+    ids = [
+        [u, i] + ([7] if r % 3 else [])
+        for r, (u, i) in enumerate(zip(users, items, strict=True))
+    ]
+    values = [list(rng.normal(1.0, 0.5, len(row))) for row in ids]
+    data = SparseRows.from_lists(ids, values, rng.normal(0, 1, 15), 8)
+    sweep = GibbsSweep(data, np.zeros(8, np.int64), 2, "regression",
+                       color_features(data), sample=False, l2=(0.3, 0.7))  # fmt: skip
+    assert [block.dense for block in sweep.blocks] == [True, True, False]
+    w0, w, v = sweep.parameters()
+    params = (np.array([w0]), w.copy(), v.copy())
+    rows = [list(zip(row, x, strict=True)) for row, x in zip(ids, values, strict=True)]
+    for _ in range(3):
+        sweep.sweep()
+        params = naive_als_sweep(
+            params, rows, data.labels, sweep.draw_order(), (0.3, 0.7)
+        )
+    for ours, reference in zip(sweep.parameters(), params, strict=True):
+        np.testing.assert_allclose(ours, np.ravel(reference) if np.ndim(ours) == 0
+                                   else reference, rtol=0, atol=1e-10)  # fmt: skip
+
+
 def fm_data(num_rows, seed, task="regression", noise=0.3):
     """Users x items from one known FM of rank 3, rows drawn from ``seed``
     (the true model's scores too)."""
