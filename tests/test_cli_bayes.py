@@ -29,6 +29,10 @@ def test_mcmc_trains_evaluates_predicts_and_exports(tmp_path, capsys):
         "sweep 10", "sweep 20", "sweep 30",
     ]  # fmt: skip
     assert "latent rmse" in out[1] and "validation auc" in out[3]
+    seconds = [
+        float(line.split(", ")[-1].removesuffix(" s a sweep")) for line in out[1:4]
+    ]
+    assert all(s > 0 for s in seconds)
     metrics = json.loads(out[-1])
     assert metrics == json.loads((tmp_path / "model" / "metrics.json").read_text())
     assert metrics["test"]["auc"] > 0.6  # data from a known FM of rank 2

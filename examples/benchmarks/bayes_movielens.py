@@ -148,14 +148,13 @@ def ours(folder, fold, dim, args):
     base, held_out = folder / f"u{fold}.base", folder / f"u{fold}.test"
     extra = (USERS + MOVIES) * with_implicit
     train, test = read(base, side, extra), read(held_out, side, extra)
-    if with_implicit:  # the same features, as two tables
+    if with_implicit or args.tables:  # the same features, as two tables
         offset = train.num_features - extra
         train, test = (
-            SparseRows.checked(
-                [], [], [], data.labels, data.num_features
-            ).with_relations(relations_of(base, path, side, offset))
+            SparseRows.checked([], [], [], data.labels, data.num_features)
+            .with_relations(relations_of(base, path, side, offset, with_implicit))
             for data, path in ((train, base), (test, held_out))
-        )
+        )  # fmt: skip
         test = test.expand()
     groups = groups_of(side, with_implicit)
     start = time.perf_counter()
