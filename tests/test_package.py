@@ -24,6 +24,7 @@ def test_public_layers():
         "FieldAwareEmbedding",
         "FieldAwareFM",
         "FieldEmbedding",
+        "FieldIds",
         "GlobalBatchNormalization",
         "InteractingLayer",
         "PosteriorFM",

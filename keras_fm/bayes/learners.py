@@ -10,11 +10,15 @@ import numpy as np
 import tensorflow as tf
 
 from keras_fm.bayes.coloring import color_features
+from keras_fm.bayes.fields import field_groups
 from keras_fm.bayes.gibbs import GibbsSweep, Hyperpriors
 from keras_fm.bayes.relation_draws import RelationTable
 from keras_fm.bayes.rows import SparseRows
 from keras_fm.data.pipeline import check_task
+from keras_fm.features import Feature
+from keras_fm.layers.field_ids import FieldIds
 from keras_fm.layers.posterior_fm import PosteriorFM
+from keras_fm.models.inputs import feature_inputs
 from keras_fm.models.parts import finish
 
 
@@ -31,6 +35,7 @@ def fit_mcmc(
     hyperpriors: Hyperpriors | None = None,
     validation: SparseRows | None = None,
     clip: Any = "auto",
+    features: Sequence[Feature] | None = None,
     seed: int = 0,
     verbose: int = 0,
 ) -> keras.Model:
@@ -64,7 +69,7 @@ def fit_mcmc(
         thin: keep every ``thin``-th sample after the burn-in.
         groups: the prior group of each feature (its own mean and precision
             of ``w`` and of each factor), e.g. its field. Defaults to one
-            group for all.
+            group per field with ``features``, else one group for all.
         init_stdev: standard deviation of the initial latent vectors.
         hyperpriors: the fixed top of the hierarchy (libFM's defaults).
         validation: Optional rows (with relations, if any) scored by the
@@ -73,19 +78,25 @@ def fit_mcmc(
             before averaging; `"auto"` (the default) takes the training
             labels' range, as libFM does (MovieLens 100K fold u1, k = 8: test
             RMSE 0.9060 against 0.9065 unclipped), None does not clip.
+        features: the `keras_fm.features` specs ``train`` was read with
+            (`keras_fm.bayes.field_rows`): the model then takes their
+            feature dict, as the SGD field models do.
         seed: the seed of every draw.
-        verbose: 1 prints a line every 10 sweeps.
+        verbose: 1 prints a line every 10 sweeps, with the seconds a sweep.
 
     Returns:
         A `keras.Model` from ``{"ids", "values"}`` (as `keras_fm.data.read_libsvm`
-        yields them) to ``prediction``, through a `keras_fm.layers.PosteriorFM`
-        named ``"fm"``.
+        yields them), or from the feature dict of ``features``, to
+        ``prediction``, through a `keras_fm.layers.PosteriorFM` named ``"fm"``.
     """
     if burn_in < 0 or thin < 1 or num_sweeps - burn_in < thin:
         raise ValueError(
             "need 0 <= burn_in and 1 <= thin <= num_sweeps - burn_in; received "
             f"num_sweeps={num_sweeps}, burn_in={burn_in}, thin={thin}"
         )
+    if features is not None:
+        _check_features(features, train)
+        groups = field_groups(features) if groups is None else groups
     sweep = _sweep(train, task, embedding_dim, groups, seed, init_stdev,
                    sample=True, hyperpriors=hyperpriors)  # fmt: skip
     progress = _Progress(sweep, task, validation, verbose)
@@ -97,8 +108,19 @@ def fit_mcmc(
             samples.append(sweep.parameters())
         progress.after(index, rmse, kept)
     return posterior_model(
-        samples, train.num_features, task, clip=_clip(clip, train, task)
-    )
+        samples, train.num_features, task, clip=_clip(clip, train, task),
+        features=features,
+    )  # fmt: skip
+
+
+def _check_features(features: Sequence[Feature], train: SparseRows) -> None:
+    """Refuses specs whose ids are not the rows' feature space."""
+    size = FieldIds(features).num_rows
+    if size != train.num_features:
+        raise ValueError(
+            f"the features take {size} ids; the rows have {train.num_features} "
+            "features (read them with keras_fm.bayes.field_rows(dataset, features))"
+        )
 
 
 def _clip(clip: Any, train: SparseRows, task: str) -> tuple[float, float] | None:
@@ -119,6 +141,7 @@ def fit_als(
     init_stdev: float = 0.1,
     validation: SparseRows | None = None,
     clip: Any = "auto",
+    features: Sequence[Feature] | None = None,
     seed: int = 0,
     verbose: int = 0,
 ) -> keras.Model:
@@ -140,20 +163,24 @@ def fit_als(
         init_stdev: standard deviation of the initial latent vectors.
         validation: Optional rows scored in the progress lines.
         clip: as `fit_mcmc`'s.
+        features: as `fit_mcmc`'s.
         seed: the seed of the initial vectors.
         verbose: 1 prints a line every 10 sweeps.
 
     Returns:
         A `keras.Model` as `fit_mcmc`'s, of one sample: the final parameters.
     """
+    if features is not None:
+        _check_features(features, train)
     sweep = _sweep(train, task, embedding_dim, None, seed, init_stdev,
                    sample=False, l2=l2)  # fmt: skip
     progress = _Progress(sweep, task, validation, verbose, averaged=False)
     for index in range(num_sweeps):
         progress.after(index, float(sweep.sweep()), kept=True)
     return posterior_model(
-        [sweep.parameters()], train.num_features, task, clip=_clip(clip, train, task)
-    )
+        [sweep.parameters()], train.num_features, task,
+        clip=_clip(clip, train, task), features=features,
+    )  # fmt: skip
 
 
 def posterior_model(
@@ -162,6 +189,7 @@ def posterior_model(
     task: str,
     name: str = "bayes_fm",
     clip: tuple[float, float] | None = None,
+    features: Sequence[Feature] | None = None,
 ) -> keras.Model:
     """The model that averages FMs of the given parameters.
 
@@ -173,21 +201,35 @@ def posterior_model(
         name: the model's name.
         clip: regression: the range of each sample's score (see
             `keras_fm.layers.PosteriorFM`).
+        features: Optional specs whose ids the samples are of: the model
+            then takes their feature dict (through `keras_fm.layers.FieldIds`).
 
     Returns:
-        A `keras.Model` from ragged ``{"ids", "values"}`` to ``prediction``.
+        A `keras.Model` from ragged ``{"ids", "values"}``, or from the
+        feature dict of ``features``, to ``prediction``.
     """
     check_task(task)
     w0 = np.array([sample[0] for sample in samples])
     w = np.stack([sample[1] for sample in samples])
     v = np.stack([sample[2] for sample in samples])
-    inputs = {
-        "ids": keras.Input((None,), dtype="int64", ragged=True, name="ids"),
-        "values": keras.Input((None,), dtype="float32", ragged=True, name="values"),
-    }
+    if features is None:
+        inputs = {
+            "ids": keras.Input((None,), dtype="int64", ragged=True, name="ids"),
+            "values": keras.Input((None,), dtype="float32", ragged=True, name="values"),
+        }
+        rows = inputs
+    else:
+        inputs = feature_inputs(features)
+        encoder = FieldIds(features, name="field_ids")
+        if encoder.num_rows != num_features:
+            raise ValueError(
+                f"the features take {encoder.num_rows} ids; the samples are of "
+                f"{num_features}"
+            )
+        rows = encoder(inputs)
     link = "identity" if task == "regression" else "probit"
     layer = PosteriorFM(num_features, v.shape[2], len(samples), link, clip, name="fm")
-    model = finish(inputs, [layer(inputs)], task, None, name)
+    model = finish(inputs, [layer(rows)], task, None, name)
     layer.set_samples(w0, w, v)
     return model
 

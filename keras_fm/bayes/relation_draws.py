@@ -21,8 +21,8 @@ training rows are visited once per factor, before (for the sums) and after
 Features that share no table row (one color of `color_features` on the
 table) are conditionally independent and are drawn at once; the colors are
 drawn one after the other in loops compiled by XLA. Colors with about as
-many features and non-zeros are padded to the same sizes (powers of 2) and
-looped over together.
+many non-zeros are padded to the same sizes (powers of 2) and looped over
+together.
 """
 
 from dataclasses import dataclass
@@ -69,11 +69,14 @@ def buckets_of(relation: Relation, num_features: int) -> list[Bucket]:
         features, local = np.unique(ids[starts[color] : starts[color + 1]],
                                     return_inverse=True)  # fmt: skip
         pieces.append((features, entries, local))
-    sizes = [(_ceil_pow2(len(f)), _ceil_pow2(len(e))) for f, e, _ in pieces]
+    # By padded number of non-zeros only (fewer loops to compile: 19 rather
+    # than 55 for MovieLens 100K's two tables with implicit feedback).
+    lengths = [_ceil_pow2(len(entries)) for _, entries, _ in pieces]
     buckets = []
-    for size in sorted(set(sizes)):
-        mine = [piece for piece, key in zip(pieces, sizes, strict=True) if key == size]
-        buckets.append(_padded(relation, mine, *size, num_features))
+    for length in sorted(set(lengths)):
+        mine = [p for p, size in zip(pieces, lengths, strict=True) if size == length]
+        widest = _ceil_pow2(max(len(features) for features, _, _ in mine))
+        buckets.append(_padded(relation, mine, widest, length, num_features))
     return buckets
 
 

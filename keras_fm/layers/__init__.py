@@ -6,6 +6,7 @@ from keras_fm.layers.cin import CIN
 from keras_fm.layers.field_aware_embedding import FieldAwareEmbedding
 from keras_fm.layers.field_aware_fm import FieldAwareFM
 from keras_fm.layers.field_embedding import FieldEmbedding
+from keras_fm.layers.field_ids import FieldIds
 from keras_fm.layers.fm_interaction import FMInteraction
 from keras_fm.layers.global_batch_normalization import GlobalBatchNormalization
 from keras_fm.layers.interacting_layer import InteractingLayer
@@ -20,6 +21,7 @@ __all__ = [
     "FieldAwareEmbedding",
     "FieldAwareFM",
     "FieldEmbedding",
+    "FieldIds",
     "GlobalBatchNormalization",
     "InteractingLayer",
     "PosteriorFM",
