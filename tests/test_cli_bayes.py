@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_fm.datasets import make_fm_data
 from tests.test_cli_runs import libsvm_file
 from tests.test_cli_train import run
 
@@ -82,3 +83,37 @@ def test_what_the_learners_do_not_do_is_a_one_line_error(
 ):
     code, _, err = train(tmp_path, capsys, "mcmc", "binary", *extra)
     assert code == 1 and message in err and "\n" not in err
+
+
+def csv_files(folder, rows, held_out):
+    """user, city (strings) and item columns of a known FM's data: the
+    training file, and the last ``held_out`` rows as the test file."""
+    data = make_fm_data(rows, vocabulary_sizes=(30, 8, 20), rank=2, seed=1)
+    lines = [
+        f"{int(y)},u{u},c{c},{i}"
+        for y, (u, c, i) in zip(data.labels, data.ids, strict=True)
+    ]
+    paths = folder / "train.csv", folder / "test.csv"
+    for path, part in zip(paths, (lines[:-held_out], lines[-held_out:]), strict=True):
+        path.write_text("\n".join(["label,user,city,item", *part]) + "\n")
+    return paths
+
+
+def test_mcmc_reads_csv_fields_and_serves_the_feature_dict(tmp_path, capsys):
+    train_file, test_file = csv_files(tmp_path, 2000, held_out=500)
+    code, out, err = run(
+        capsys, "train", "--model", "fm", "--format", "csv", "--task", "binary",
+        "--train", train_file, "--test", test_file, "--label-column", "label",
+        "--learner", "mcmc",
+        "--sweeps", 30, "--burn-in", 10, "--model-dir", tmp_path / "model",
+    )  # fmt: skip
+    assert code == 0, err
+    assert out[0].startswith("keras-fm train: mcmc on 1500 rows of")
+    metrics = json.loads(out[-1])
+    assert metrics["test"]["auc"] > 0.65  # a known FM of rank 2
+    model = tf.keras.models.load_model(tmp_path / "model" / "model.keras")
+    assert sorted(t.name for t in model.inputs) == ["city", "item", "user"]
+    code, out, _ = run(capsys, "evaluate", "--model-dir", tmp_path / "model",
+                       "--data", test_file, "--format", "csv")  # fmt: skip
+    assert code == 0
+    assert json.loads(out[-1]) == pytest.approx(metrics["test"], abs=1e-5)

@@ -1,6 +1,8 @@
 """``keras-fm train --learner mcmc|als``: a Bayesian FM (`keras_fm.bayes`) on
-libsvm rows, written to a model folder like every other ``keras-fm train``
-run, so that ``evaluate``, ``predict`` and ``export`` take it as they are."""
+raw libsvm rows, or on the fields of CSV, TFRecord or libffm files (read
+through the feature specs the SGD field models take), written to a model
+folder like every other ``keras-fm train`` run, so that ``evaluate``,
+``predict`` and ``export`` take it as they are."""
 
 import argparse
 import os
@@ -10,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_fm.bayes import SparseRows, fit_als, fit_mcmc
+from keras_fm.bayes import SparseRows, field_rows, fit_als, fit_mcmc
 from keras_fm.cli.evaluate import label_classes, task_metrics
 from keras_fm.cli.output import to_json
 from keras_fm.cli.run_folder import (
@@ -20,7 +22,9 @@ from keras_fm.cli.run_folder import (
     prepare,
     write_run,
 )
+from keras_fm.cli.train import data_format_of
 from keras_fm.data.formats import DataFormat
+from keras_fm.features import Feature
 from keras_fm.models import compile_for_task
 
 READ_BATCH = 8192
@@ -35,8 +39,6 @@ def check(args: argparse.Namespace) -> None:
     """
     if args.model != "fm":
         raise ValueError(f"--learner {args.learner} trains --model fm only")
-    if args.format != "libsvm":
-        raise ValueError(f"--learner {args.learner} reads --format libsvm only")
     if args.task not in ("regression", "binary"):
         raise ValueError(f"--learner {args.learner} takes --task regression or binary")
     if isinstance(args.l2, dict):
@@ -57,7 +59,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """
     check(args)
     paths = {name: getattr(args, name) or [] for name in ("train", "valid", "test")}
-    data_format = DataFormat("libsvm", num_features=args.num_features)
+    data_format = (
+        DataFormat("libsvm", num_features=args.num_features)
+        if args.format == "libsvm"  # raw rows, fields by position or not
+        else data_format_of(args)
+    )
     data_format = data_format.infer_sizes(
         [p for group in paths.values() for p in group]
     )
@@ -100,19 +106,17 @@ def _train(
     paths: dict[str, list[str]],
     out: Path,
 ) -> dict[str, Any]:
-    rows = {
-        name: _rows(data_format, group, args.task) if group else None
-        for name, group in paths.items()
-    }
+    rows, features = _read(data_format, paths, args.task)
     train = rows["train"]
     assert train is not None
     dim = args.embedding_dim or 8
     print(f"keras-fm train: {args.learner} on {train.num_rows} rows of "
           f"{train.num_features} features, k = {dim}")  # fmt: skip
-    common = {"embedding_dim": dim, "num_sweeps": args.sweeps,
+    common = {"embedding_dim": dim, "num_sweeps": args.sweeps, "features": features,
               "validation": rows["valid"], "seed": args.seed, "verbose": 1}  # fmt: skip
     if args.learner == "mcmc":
-        groups = _position_groups(train) if args.fields_by_position else None
+        by_position = args.fields_by_position and features is None
+        groups = _position_groups(train) if by_position else None
         model = fit_mcmc(train, args.task, burn_in=args.burn_in, thin=args.thin,
                          groups=groups, **common)  # fmt: skip
     else:
@@ -128,10 +132,28 @@ def _train(
     return metrics
 
 
-def _rows(data_format: DataFormat, paths: list[str], task: str) -> SparseRows:
-    dataset = data_format.read(paths, task, READ_BATCH)
-    assert data_format.num_features is not None
-    return SparseRows.from_dataset(dataset, data_format.num_features)
+def _read(
+    data_format: DataFormat, paths: dict[str, list[str]], task: str
+) -> tuple[dict[str, SparseRows | None], list[Feature] | None]:
+    """The rows of each group of files, and the feature specs they were read
+    through (None for raw libsvm rows): specs adapted on the training data,
+    one prior group per field."""
+    read = {
+        name: data_format.read(group, task, READ_BATCH) if group else None
+        for name, group in paths.items()
+    }
+    if data_format.format == "libsvm":
+        assert data_format.num_features is not None
+        size = data_format.num_features
+        return {
+            name: None if data is None else SparseRows.from_dataset(data, size)
+            for name, data in read.items()
+        }, None
+    features = data_format.feature_specs(read["train"])
+    return {
+        name: None if data is None else field_rows(data, features)
+        for name, data in read.items()
+    }, features
 
 
 def _position_groups(data: SparseRows) -> np.ndarray:

@@ -98,7 +98,8 @@ def _train_data(train: argparse.ArgumentParser) -> None:
     )
     train.add_argument(
         "--label-column",
-        help="CSV: the label column; TFRecord: the label feature (default: label)",
+        help="CSV: the label column (required); TFRecord: the label feature "
+        "(default: label)",
     )
     train.add_argument(
         "--numeric-columns", default="", help="CSV: comma-separated numeric columns"

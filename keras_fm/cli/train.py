@@ -468,6 +468,28 @@ def _model_kwargs(
     return kwargs
 
 
+def data_format_of(args: argparse.Namespace) -> DataFormat:
+    """The `DataFormat` of ``keras-fm train``'s arguments (before sizing).
+
+    Args:
+        args: the parsed ``keras-fm train`` arguments.
+
+    Returns:
+        The format, its sizes not yet inferred.
+    """
+    return DataFormat(
+        args.format,
+        num_features=args.num_features,
+        num_fields=args.num_fields,
+        fields_by_position=args.fields_by_position,
+        label_column=args.label_column,
+        numeric_columns=[c for c in args.numeric_columns.split(",") if c],
+        field_delim=args.field_delim,
+        min_count=args.min_count,
+        padded=_pads(args),
+    )
+
+
 def _pads(args: argparse.Namespace) -> bool:
     """Whether rows that may be raw libsvm rows (libsvm, or TFRecords of them)
     train padded (`PAD_FROM_BYTES`); missing files are reported later, by the
@@ -492,17 +514,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with contextlib.nullcontext() if args.verbose else quiet_stderr():
         strategy = make_strategy(args.distribute, args.devices)  # before TF runs
     fill_train_defaults(args)
-    data_format = DataFormat(
-        args.format,
-        num_features=args.num_features,
-        num_fields=args.num_fields,
-        fields_by_position=args.fields_by_position,
-        label_column=args.label_column,
-        numeric_columns=[c for c in args.numeric_columns.split(",") if c],
-        field_delim=args.field_delim,
-        min_count=args.min_count,
-        padded=_pads(args),
-    )
+    data_format = data_format_of(args)
     ranking = None
     if args.task == "ranking":
         ranking = {
