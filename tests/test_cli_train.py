@@ -118,7 +118,11 @@ def test_train_evaluate_predict(
         "--format",
         fmt,
     )
-    assert code == 0 and json.loads(out[-1]) == pytest.approx(metrics["test"], abs=1e-5)
+    # The same metrics as at the end of training, to the bucketing of Keras's
+    # AUC (200 thresholds): other batch sizes round a score differently in
+    # the last bits (oneDNN's kernels), which can move it across a threshold
+    # (seen: 1.0e-5 of AUC on one machine).
+    assert code == 0 and json.loads(out[-1]) == pytest.approx(metrics["test"], abs=1e-4)
     output = tmp_path / "predictions.txt"
     code, out, _ = run(
         capsys,
