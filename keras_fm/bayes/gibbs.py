@@ -19,7 +19,7 @@ keeps each row's residual ``y - yhat`` and ``q_f`` and updates them after
 every draw, so a sweep costs ``O(k * nnz)``, as libFM's. Features of one
 color (`keras_fm.bayes.coloring`) never share a row, so their parameters are
 conditionally independent and are drawn together. The features of the
-rows' relation blocks are drawn one by one in the time of their tables
+rows' relation blocks are drawn color by color in the time of their tables
 (`keras_fm.bayes.relation_draws`).
 """
 

@@ -147,7 +147,7 @@ class RelationDraws(RelationTable):
         return tf.math.unsorted_segment_sum(x, self.index, self.num_table_rows)
 
     def draw_w(self, chain: Any) -> None:
-        """Every first-order weight of the relation's features, one by one."""
+        """Every first-order weight of the relation's features, color by color."""
         sums = self._per_table_row(chain.residual)
         moved = tf.zeros([self.num_table_rows], DTYPE)
 
