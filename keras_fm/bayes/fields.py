@@ -34,8 +34,14 @@ def field_rows(dataset: Any, features: Sequence[Feature]) -> SparseRows:
 
     Example:
 
-    >>> rows = field_rows(read_csv("train.csv", ...), features)
-    >>> model = fit_mcmc(rows, features=features)  # serves feature dicts
+    >>> import tensorflow as tf
+    >>> from keras_fm.features import IdFeature
+    >>> specs = [IdFeature("user", 3), IdFeature("item", 2)]  # ids 0..3, 4..6
+    >>> data = tf.data.Dataset.from_tensor_slices(
+    ...     ({"user": [[0], [2]], "item": [[1], [0]]}, [1.0, 0.0])
+    ... ).batch(2)
+    >>> field_rows(data, specs).ids.tolist()
+    [0, 5, 2, 4]
     """
     layer = FieldIds(features)
     rows, ids, values, labels = [], [], [], []
