@@ -14,6 +14,19 @@ from typing import Any
 import numpy as np
 
 
+def flatten(
+    ids: list[list[int]], values: list[list[float]], what: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lists of ids and of values, one list per row, as the flat arrays
+    ``(rows, ids, values)``; ``what`` names a row in the error."""
+    lengths = np.array([len(row) for row in ids], dtype=np.int64)
+    if [len(row) for row in values] != lengths.tolist():
+        raise ValueError(f"each {what} needs as many values as ids")
+    flat_ids = np.fromiter((i for row in ids for i in row), np.int64)
+    flat_values = np.fromiter((x for row in values for x in row), np.float64)
+    return np.repeat(np.arange(len(lengths)), lengths), flat_ids, flat_values
+
+
 @dataclass(frozen=True)
 class Relation:
     """A table of feature rows, and which of them each training row holds.
@@ -64,13 +77,8 @@ class Relation:
                 table, a negative id, a feature twice in a table row, or a
                 non-finite value.
         """
-        lengths = np.array([len(row) for row in ids], dtype=np.int64)
-        if [len(row) for row in values] != lengths.tolist():
-            raise ValueError("each table row needs as many values as ids")
-        flat_ids = np.fromiter((i for row in ids for i in row), np.int64)
-        flat_values = np.fromiter((x for row in values for x in row), np.float64)
-        rows = np.repeat(np.arange(len(lengths)), lengths)
-        return cls.checked(index, rows, flat_ids, flat_values, len(lengths))
+        rows, flat_ids, flat_values = flatten(ids, values, "table row")
+        return cls.checked(index, rows, flat_ids, flat_values, len(ids))
 
     @classmethod
     def checked(

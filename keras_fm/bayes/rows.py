@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_fm.bayes.relations import Relation
+from keras_fm.bayes.relations import Relation, flatten
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,7 @@ class SparseRows:
             ValueError: for rows of different lengths of ids and values, an
                 id outside ``[0, num_features)``, or a non-finite value.
         """
-        lengths = np.array([len(row) for row in ids], dtype=np.int64)
-        if [len(row) for row in values] != lengths.tolist():
-            raise ValueError("each row needs as many values as ids")
-        flat_ids = np.fromiter((i for row in ids for i in row), np.int64)
-        flat_values = np.fromiter((x for row in values for x in row), np.float64)
-        rows = np.repeat(np.arange(len(lengths)), lengths)
+        rows, flat_ids, flat_values = flatten(ids, values, "row")
         return cls.checked(rows, flat_ids, flat_values, labels, num_features)
 
     @classmethod
