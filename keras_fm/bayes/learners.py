@@ -95,7 +95,7 @@ def fit_mcmc(
             f"num_sweeps={num_sweeps}, burn_in={burn_in}, thin={thin}"
         )
     if features is not None:
-        _check_features(features, train)
+        _check_features(features, train.num_features)
         groups = field_groups(features) if groups is None else groups
     sweep = _sweep(train, task, embedding_dim, groups, seed, init_stdev,
                    sample=True, hyperpriors=hyperpriors)  # fmt: skip
@@ -113,12 +113,13 @@ def fit_mcmc(
     )  # fmt: skip
 
 
-def _check_features(features: Sequence[Feature], train: SparseRows) -> None:
-    """Refuses specs whose ids are not the rows' feature space."""
+def _check_features(features: Sequence[Feature], num_features: int) -> None:
+    """Refuses specs whose ids are not the feature space of the rows (before
+    any sweep) or of the samples."""
     size = FieldIds(features).num_rows
-    if size != train.num_features:
+    if size != num_features:
         raise ValueError(
-            f"the features take {size} ids; the rows have {train.num_features} "
+            f"the features take {size} ids; the rows have {num_features} "
             "features (read them with keras_fm.bayes.field_rows(dataset, features))"
         )
 
@@ -171,7 +172,7 @@ def fit_als(
         A `keras.Model` as `fit_mcmc`'s, of one sample: the final parameters.
     """
     if features is not None:
-        _check_features(features, train)
+        _check_features(features, train.num_features)
     sweep = _sweep(train, task, embedding_dim, None, seed, init_stdev,
                    sample=False, l2=l2)  # fmt: skip
     progress = _Progress(sweep, task, validation, verbose, averaged=False)
@@ -219,14 +220,9 @@ def posterior_model(
         }
         rows = inputs
     else:
+        _check_features(features, num_features)
         inputs = feature_inputs(features)
-        encoder = FieldIds(features, name="field_ids")
-        if encoder.num_rows != num_features:
-            raise ValueError(
-                f"the features take {encoder.num_rows} ids; the samples are of "
-                f"{num_features}"
-            )
-        rows = encoder(inputs)
+        rows = FieldIds(features, name="field_ids")(inputs)
     link = "identity" if task == "regression" else "probit"
     layer = PosteriorFM(num_features, v.shape[2], len(samples), link, clip, name="fm")
     model = finish(inputs, [layer(rows)], task, None, name)
