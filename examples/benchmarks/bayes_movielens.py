@@ -27,6 +27,7 @@ With side features and implicit feedback: myFM 0.8833 on u1 at rank 10
 
 Usage: python examples/benchmarks/bayes_movielens.py [--data DIR]
        [--dims 8,32] [--folds 1,2,3,4,5] [--sweeps 200] [--burn-in 20]
+       [--thin 1] [--seed 0]
        [--features ids|side|side+implicit] [--tables] [--libfm PATH]
 """
 
@@ -159,7 +160,8 @@ def ours(folder, fold, dim, args):
     groups = groups_of(side, with_implicit)
     start = time.perf_counter()
     model = fit_mcmc(train, embedding_dim=dim, num_sweeps=args.sweeps,
-                     burn_in=args.burn_in, groups=groups, seed=0)  # fmt: skip
+                     burn_in=args.burn_in, thin=args.thin, groups=groups,
+                     seed=args.seed)  # fmt: skip
     seconds = time.perf_counter() - start
     chain = GibbsSweep(train, groups, dim, "regression", color_features(train))
     for _ in range(2):  # both compilations (with and without recomputation)
@@ -222,6 +224,8 @@ def main():
     parser.add_argument("--folds", default="1,2,3,4,5")
     parser.add_argument("--sweeps", type=int, default=200)
     parser.add_argument("--burn-in", type=int, default=20)
+    parser.add_argument("--thin", type=int, default=1, help="keep every n-th sample")
+    parser.add_argument("--seed", type=int, default=0, help="the sampler's seed")
     parser.add_argument("--libfm", help="a libFM binary, run beside")
     parser.add_argument(
         "--tables",

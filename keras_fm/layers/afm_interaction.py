@@ -138,10 +138,32 @@ class AFMInteraction(keras.layers.Layer):
 
     def call(self, inputs: Any, mask: Any = None, training: Any = None) -> Any:
         dtype = accumulation_dtype(self.compute_dtype)
-        x = ops.cast(inputs, dtype)  # (B, F, D)
         if len(self._rows) == 0:
-            width = 1 if self.reduce_sum else x.shape[2]
-            return ops.zeros((ops.shape(x)[0], width), dtype=self.compute_dtype)
+            width = 1 if self.reduce_sum else inputs.shape[2]
+            return ops.zeros((ops.shape(inputs)[0], width), dtype=self.compute_dtype)
+        weights, products = self.attention(inputs, mask, training)
+        pooled = ops.sum(weights[:, :, None] * products, axis=1)  # (B, D)
+        if self.reduce_sum:
+            pooled = ops.matmul(pooled, ops.cast(self.projection, dtype))[:, None]
+        return ops.cast(pooled, self.compute_dtype)
+
+    def attention(
+        self, inputs: Any, mask: Any = None, training: Any = None
+    ) -> tuple[Any, Any]:
+        """The attention weights and products of the pairs ``i < j``.
+
+        Args:
+            inputs: `(batch, num_fields, embedding_dim)` field vectors.
+            mask: Optional `(batch, num_fields)` mask, as in `call`.
+            training: Python bool, for the dropout.
+
+        Returns:
+            ``(weights, products)``: `(batch, P)` and `(batch, P, D)`, the
+            pairs in `numpy.triu_indices(num_fields, 1)` order, in the
+            accumulation dtype.
+        """
+        dtype = accumulation_dtype(self.compute_dtype)
+        x = ops.cast(inputs, dtype)  # (B, F, D)
         products = ops.take(x, self._rows, axis=1) * ops.take(
             x, self._cols, axis=1
         )  # (B, P, D)
@@ -161,10 +183,26 @@ class AFMInteraction(keras.layers.Layer):
             )
         weights = masked_softmax(logits, pairs, axis=1)  # a row without pairs: zeros
         weights = ops.cast(self.dropout_layer(weights, training=training), dtype)
-        pooled = ops.sum(weights[:, :, None] * products, axis=1)  # (B, D)
-        if self.reduce_sum:
-            pooled = ops.matmul(pooled, ops.cast(self.projection, dtype))[:, None]
-        return ops.cast(pooled, self.compute_dtype)
+        return weights, products
+
+    def pair_terms(self, inputs: Any, mask: Any = None) -> Any:
+        """Each pair's term of the output, ``p . a_ij (e_i * e_j)`` (inference).
+
+        They sum to `call`'s `(batch, 1)` output (``reduce_sum=True`` only).
+
+        Args:
+            inputs: `(batch, num_fields, embedding_dim)` field vectors.
+            mask: Optional `(batch, num_fields)` mask, as in `call`.
+
+        Returns:
+            `(batch, P)`, the pairs in `numpy.triu_indices(num_fields, 1)` order.
+        """
+        if not self.reduce_sum:
+            raise ValueError("pair_terms needs reduce_sum=True (a projection p)")
+        dtype = accumulation_dtype(self.compute_dtype)
+        weights, products = self.attention(inputs, mask, training=False)
+        projected = ops.matmul(products, ops.cast(self.projection, dtype))  # (B, P)
+        return weights * projected
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> None:
         return None

@@ -248,6 +248,38 @@ class FieldInputLayer(keras.layers.Layer):
             return vectors, tf.zeros((batch, 1), self.compute_dtype)
         return vectors, first + tf.cast(self.bias, self.compute_dtype)
 
+    def first_order_by_field(self, inputs: Any) -> Any:
+        """Each field's first-order term ``sum_{(id, x) in field f} x * w[id]``.
+
+        With the bias, they sum to `call`'s first-order output: the exact
+        per-field split of ``w0 + sum_i w_i x_i`` (`keras_fm.explain`).
+
+        Args:
+            inputs: dict from feature name to tensor, as in `call`.
+
+        Returns:
+            `(batch, num_fields)` float32; zeros without first-order weights.
+        """
+        ids, weights, fields = self.encode(inputs)
+        ragged = isinstance(ids, tf.RaggedTensor)
+        batch = ids.nrows(out_type=tf.int32) if ragged else tf.shape(ids)[0]
+        if not self.use_first_order:
+            return tf.zeros((batch, self.num_fields), tf.float32)
+        flat_ids = ids.flat_values if ragged else ids
+        flat_weights = weights.flat_values if ragged else weights
+        terms = gather_rows(self.linear_weights, flat_ids, tf.float32) * tf.cast(
+            flat_weights, tf.float32
+        )
+        if ragged:
+            segments = tf.cast(ids.value_rowids(), tf.int32) * self.num_fields
+            by_field = tf.math.unsorted_segment_sum(
+                terms, segments + fields.flat_values, batch * self.num_fields
+            )
+            return tf.reshape(by_field, (-1, self.num_fields))
+        if fields is None:  # one column per field
+            return terms
+        return tf.matmul(terms, tf.one_hot(fields, self.num_fields))
+
     def _value_l2(self, ids: Any, fields: Any) -> Any:
         """Each value's L2 penalty, shaped to broadcast against ``used``."""
         if len(set(self._field_l2)) == 1:
