@@ -8,6 +8,8 @@ from typing import Any
 import keras
 
 MODES = ("max", "min")
+HISTORY_FILE = "history.csv"
+LOGS_FOLDER = "logs"
 
 
 class NonFiniteLossError(RuntimeError):
@@ -148,7 +150,9 @@ def training_callbacks(
       model to ``model_dir/model.keras``, and (``resume=True``)
       `keras.callbacks.BackupAndRestore` in ``model_dir/backup`` so that a run
       interrupted mid-training resumes from its last finished epoch when
-      started again with the same ``model_dir``.
+      started again with the same ``model_dir``; and `run_logs`: the
+      epochs' metrics in ``model_dir/history.csv`` and TensorBoard logs in
+      ``model_dir/logs``.
 
     Args:
         model_dir: Optional folder for the checkpoint and the backup.
@@ -208,7 +212,23 @@ def training_callbacks(
                     os.path.join(os.fspath(restore_from or model_dir), "backup"),
                 )
             )
+        callbacks += run_logs(model_dir)
     return callbacks
+
+
+def run_logs(model_dir: str) -> list[keras.callbacks.Callback]:
+    """`keras.callbacks.CSVLogger` (``history.csv``, appended to on resume)
+    and `keras.callbacks.TensorBoard` (``logs/``, per epoch, no graph or
+    profile): after the learning-rate callback, so both record its rate."""
+    return [
+        keras.callbacks.CSVLogger(os.path.join(model_dir, HISTORY_FILE), append=True),
+        keras.callbacks.TensorBoard(
+            os.path.join(model_dir, LOGS_FOLDER),
+            write_graph=False,
+            profile_batch=0,
+            update_freq="epoch",
+        ),
+    ]
 
 
 class RestoreFrom(keras.callbacks.BackupAndRestore):

@@ -9,6 +9,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_fm.calibration import expected_calibration_error
 from keras_fm.cli.output import warn
 from keras_fm.cli.ranking import ranking_file_metrics, scorer
 from keras_fm.cli.run_folder import (
@@ -19,6 +20,7 @@ from keras_fm.cli.run_folder import (
 )
 from keras_fm.data.files import resolve_paths
 from keras_fm.data.formats import DataFormat, open_text
+from keras_fm.plots import reliability_diagram
 from keras_fm.ranking import load_catalog
 
 
@@ -55,10 +57,21 @@ def _first_token_classes(paths: Sequence[str]) -> set[float]:
     return found
 
 
+def labels_and_predictions(model: keras.Model, dataset: Any) -> tuple[Any, Any]:
+    """`(N,)` labels and `(N,)` predictions of ``(features, label)`` batches."""
+    labels, predictions = [], []
+    for features, label in dataset:
+        predictions.append(np.asarray(model(features, training=False)).reshape(-1))
+        labels.append(np.asarray(label).reshape(-1))
+    return np.concatenate(labels), np.concatenate(predictions)
+
+
 def task_metrics(
     model: keras.Model, dataset: Any, task: str, classes: set[float] | None = None
 ) -> dict[str, float | None]:
-    """The task's metrics; an undefined AUC (one class) is None, with a warning."""
+    """The task's metrics; an undefined AUC (one class) is None, with a
+    warning. Binary tasks also get the expected calibration error (``ece``,
+    15 equal-width bins)."""
     scores = model.evaluate(dataset, verbose=0, return_dict=True)
     names = ("auc", "logloss") if task == "binary" else ("rmse",)
     result: dict[str, float | None] = {}
@@ -68,21 +81,36 @@ def task_metrics(
     if task == "binary" and classes is not None and len(classes) < 2:
         warn(f"every label is {sorted(classes)}: AUC is undefined (null)")
         result["auc"] = None
+    if task == "binary":
+        labels, predictions = labels_and_predictions(model, dataset)
+        result["ece"] = round(expected_calibration_error(labels, predictions), 6)
     return result
 
 
 def evaluate(
-    model_dir: str, paths: Sequence[str], batch_size: int = 4096
+    model_dir: str,
+    paths: Sequence[str],
+    batch_size: int = 4096,
+    reliability: str | None = None,
 ) -> dict[str, Any]:
-    """The trained model's metrics on ``paths`` (for ranking: HR@10, NDCG@10)."""
+    """The trained model's metrics on ``paths`` (for ranking: HR@10, NDCG@10);
+    with ``reliability`` (binary), also its reliability diagram, as a PNG."""
     model, data_format, task = load_trained(model_dir)
     if task == "ranking":
         catalog, seen = load_catalog(Path(model_dir) / CATALOG_FILE)
         data = data_format.read(paths, "binary", batch_size)
         ranking = (read_run(Path(model_dir)) or {})["ranking"]
         return ranking_file_metrics(model, data, catalog, seen, ranking)
+    if reliability and task != "binary":
+        raise ValueError("--reliability applies to binary models")
     classes = label_classes(data_format, paths) if task == "binary" else None
-    return task_metrics(model, data_format.read(paths, task, batch_size), task, classes)
+    data = data_format.read(paths, task, batch_size)
+    result: dict[str, Any] = dict(task_metrics(model, data, task, classes))
+    if reliability:
+        result["reliability"] = reliability_diagram(
+            *labels_and_predictions(model, data), reliability
+        )
+    return result
 
 
 def predict(
@@ -102,7 +130,7 @@ def predict(
 
 def run_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     check_format(args.model_dir, args.format)
-    return evaluate(args.model_dir, args.data, args.batch_size)
+    return evaluate(args.model_dir, args.data, args.batch_size, args.reliability)
 
 
 def run_predict(args: argparse.Namespace) -> dict[str, Any]:

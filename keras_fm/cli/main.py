@@ -65,6 +65,14 @@ def _run(args: argparse.Namespace) -> Any:
         from keras_fm.cli import export
 
         return export.run(args)
+    if args.command == "explain":
+        from keras_fm.cli import explain
+
+        return explain.run(args)
+    if args.command == "report":
+        from keras_fm.cli import report as report_command
+
+        return report_command.run(args)
     from keras_fm.cli import evaluate
 
     if args.command == "evaluate":

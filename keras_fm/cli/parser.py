@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="show TensorFlow's own log lines and warnings",
     )
-    for add in (_train, _evaluate, _predict, _export, _demo):
+    for add in (_train, _evaluate, _predict, _export, _explain, _report, _demo):
         add(commands, common)
     return parser
 
@@ -232,6 +232,12 @@ def _train_run(train: argparse.ArgumentParser) -> None:
         "divided by 10 after each (default: %(default)s)",
     )
     train.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    train.add_argument(
+        "--calibrate",
+        choices=("platt", "temperature"),
+        help="binary: fit Platt (scale and shift) or temperature scaling of the "
+        "logit on --valid after training, into the saved model",
+    )
     _train_distribute(train)
     restart = train.add_mutually_exclusive_group()
     restart.add_argument(
@@ -262,6 +268,11 @@ def _evaluate(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     evaluate.add_argument("--model-dir", required=True)
     evaluate.add_argument("--data", nargs="+", required=True)
+    evaluate.add_argument(
+        "--reliability",
+        metavar="PNG",
+        help="binary: also draw the reliability diagram (needs keras-fm[plots])",
+    )
     _data_arguments(evaluate)
 
 
@@ -309,6 +320,44 @@ def _export(commands: Any, common: argparse.ArgumentParser) -> None:
         metavar="PATHS",
         help="files in the model's format: warm-up rows, and int8 calibration",
     )
+
+
+def _explain(commands: Any, common: argparse.ArgumentParser) -> None:
+    explain = commands.add_parser(
+        "explain",
+        parents=[common],
+        help="per-field attributions of a trained model's scores",
+        description=(
+            "Split each score of --data's first --rows rows into the bias, one "
+            "part per field and the rest (exact Shapley values for FM, FFM and "
+            "HOFM), and write them with the global tables (mean |field|, mean "
+            "|pair|) and their pictures into --output."
+        ),
+    )
+    explain.add_argument("--model-dir", required=True)
+    explain.add_argument("--data", nargs="+", required=True)
+    explain.add_argument("--output", required=True, metavar="DIR")
+    explain.add_argument(
+        "--rows",
+        type=positive_int,
+        default=10_000,
+        help="rows to explain, from the start (default: %(default)s)",
+    )
+    _data_arguments(explain)
+
+
+def _report(commands: Any, common: argparse.ArgumentParser) -> None:
+    report = commands.add_parser(
+        "report",
+        parents=[common],
+        help="draw a training run's report.png again",
+        description=(
+            "Draw loss and the watched metric per epoch (train and validation, "
+            "learning-rate changes marked) from the run's history.csv into "
+            "report.png (needs keras-fm[plots])."
+        ),
+    )
+    report.add_argument("--model-dir", required=True)
 
 
 def _demo(commands: Any, common: argparse.ArgumentParser) -> None:

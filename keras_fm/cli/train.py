@@ -18,6 +18,7 @@ from keras_fm.cli.arguments import (
     fill_train_defaults,
     model_default,
 )
+from keras_fm.cli.calibrate import calibrate_run
 from keras_fm.cli.evaluate import label_classes, task_metrics
 from keras_fm.cli.output import to_json, warn
 from keras_fm.cli.ranking import (
@@ -25,6 +26,7 @@ from keras_fm.cli.ranking import (
     ranking_data,
     ranking_file_metrics,
 )
+from keras_fm.cli.report import write_report
 from keras_fm.cli.run_folder import (
     CATALOG_FILE,
     METRICS_FILE,
@@ -88,6 +90,7 @@ def train(
     restart: bool = False,
     overwrite: bool = False,
     strategy: Any = None,
+    calibrate: str | None = None,
 ) -> dict[str, Any]:
     """Trains a model of the zoo on files; writes the model and its metrics.
 
@@ -130,6 +133,13 @@ def train(
     lambda), ``learning_rate``, ``batch_size``, and ``epochs`` (at most;
     default 100) and ``patience`` (default 2).
 
+    ``calibrate`` (`"platt"` or `"temperature"`, binary tasks) fits that
+    calibration of the logit on the validation files once training ends
+    (`keras_fm.calibration.calibrate`): the saved model is calibrated, and
+    ``metrics.json`` also holds the fitted numbers and the uncalibrated ECE.
+    Every run also writes ``history.csv`` and TensorBoard logs (``logs/``)
+    per epoch, and ``report.png`` at the end (with matplotlib).
+
     ``strategy`` (a `tf.distribute` strategy, e.g. from
     `keras_fm.distribute.make_strategy`) trains on its replicas, with
     ``batch_size`` the global batch. In a multi-worker cluster every worker
@@ -146,6 +156,8 @@ def train(
         raise ValueError(
             f"unknown model {model_name!r}; choose from {sorted(BUILDERS)}"
         )
+    if calibrate and (task != "binary" or not valid_paths):
+        raise ValueError("--calibrate needs --task binary and --valid files")
     settings = {
         "model": model_name, "task": task, "data_format": data_format.to_dict(),
         "train": [os.path.abspath(p) for p in train_paths],
@@ -153,7 +165,7 @@ def train(
         "test": [os.path.abspath(p) for p in test_paths],
         **train_options(model_name, options or {}),
         "seed": seed, "cache": str(_auto_cache(cache, [*train_paths, *valid_paths])),
-        "ranking": ranking,
+        "ranking": ranking, "calibrate": calibrate,
         "versions": package_versions(),
     }  # fmt: skip
     strategy = strategy or tf.distribute.get_strategy()
@@ -247,6 +259,11 @@ def _train(
     _fit(trained, train_data, valid_data, settings, (monitor, mode), out,
          chief_dir, verbose, steps_per_epoch)  # fmt: skip
     model.save(out / MODEL_FILE)  # the best weights, restored by early stopping
+    calibration = None
+    if settings["calibrate"]:
+        model, calibration = calibrate_run(
+            model, settings["calibrate"], valid_data, test_data, out / MODEL_FILE
+        )
 
     def scores(name: str) -> dict[str, Any]:
         paths = settings[name]
@@ -266,7 +283,10 @@ def _train(
         return task_metrics(model, data, task, classes[name])
 
     metrics: dict[str, Any] = {"valid": scores("valid"), "test": scores("test")}
+    if calibration is not None:
+        metrics["calibration"] = calibration
     (out / METRICS_FILE).write_text(to_json(metrics))
+    write_report(out, monitor)
     run = {**(read_run(out) or {}), "status": "trained",
            "data_format": data_format.to_dict()}  # fmt: skip
     if task == "ranking":
@@ -508,6 +528,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.learner != "sgd":
         from keras_fm.cli import bayes
 
+        if args.calibrate:
+            raise ValueError("--calibrate applies to --learner sgd")
         return bayes.run(args)
     if args.distribute and args.task == "ranking":
         raise ValueError(RANKING_ON_ONE_DEVICE)
@@ -535,5 +557,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         valid_paths=args.valid, test_paths=args.test, options=options,
         seed=args.seed, cache=CACHE_WORDS.get(args.cache, args.cache),
         restart=args.restart, overwrite=args.overwrite, ranking=ranking,
-        strategy=strategy,
+        strategy=strategy, calibrate=args.calibrate,
     )  # fmt: skip

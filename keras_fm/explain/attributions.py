@@ -14,8 +14,10 @@ from keras_fm.layers import (
     ANOVAInteraction,
     FieldAwareFM,
     FMInteraction,
+    SparseFM,
 )
 from keras_fm.layers.field_input_layer import FieldInputLayer
+from keras_fm.layers.sparse_fm import clean_nonzeros
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +78,10 @@ def attributions(
     field (`FieldEmbedding.first_order_by_field`), FM's, FFM's and AFM's
     pairwise terms by pair, HOFM's order-``t`` terms into ``1 / t`` per
     field of each. Any other term (a DNN, CIN, AutoInt's attention) goes to
-    ``rest`` whole.
+    ``rest`` whole. A model over raw libsvm rows (`build_sparse_fm`) has no
+    fields: its "fields" are the positions of the rows' non-zeros
+    (``"position 1"``, ...; frappe's rows hold one per field, in order),
+    each a player of its own, with exact Shapley values.
 
     Args:
         model: a model whose output is computed from a layer named
@@ -105,15 +110,15 @@ def attributions(
     parts = [plan.run(batch) for batch in _batches(inputs, batch_size)]
     if not parts:
         raise ValueError("`inputs` holds no row")
-    pairs = (
-        None
-        if parts[0]["pairs"] is None
-        else np.concatenate([part["pairs"] for part in parts])
-    )
+    width = max(part["fields"].shape[1] for part in parts)
+    pairs = None
+    if parts[0]["pairs"] is not None:
+        pairs = np.concatenate([_pad(part["pairs"], width, 2) for part in parts])
+    names = plan.field_names or [f"position {i + 1}" for i in range(width)]
     return Attributions(
-        field_names=np.array(plan.field_names),
+        field_names=np.array(names),
         bias=np.concatenate([part["bias"] for part in parts]),
-        fields=np.concatenate([part["fields"] for part in parts]),
+        fields=np.concatenate([_pad(part["fields"], width, 1) for part in parts]),
         pairs=pairs,
         rest=np.concatenate([part["rest"] for part in parts]),
         logit=np.concatenate([part["logit"] for part in parts]),
@@ -138,12 +143,15 @@ class _Plan:
         embeddings = [
             layer for layer in model.layers if isinstance(layer, FieldInputLayer)
         ]
-        if not embeddings:
+        sparse = any(isinstance(layer, SparseFM) for layer, _ in self.terms)
+        if not embeddings and not sparse:
             raise ValueError(
-                f"model {model.name!r} has no field embedding (FieldEmbedding): "
-                "attributions need a model built from feature specs"
+                f"model {model.name!r} has no field embedding (FieldEmbedding) "
+                "nor SparseFM: attributions need a model of keras_fm.models"
             )
-        self.field_names = [feature.name for feature in embeddings[0].features]
+        self.field_names = (
+            [feature.name for feature in embeddings[0].features] if embeddings else []
+        )
         outputs = [logit.output, *terms]
         outputs += [layer.input for layer, _ in self.terms if _split(layer)]
         self.model = keras.Model(model.input, outputs)
@@ -154,13 +162,17 @@ class _Plan:
         ]
         logit, terms = values[0][:, 0], values[1 : 1 + len(self.terms)]
         sources = iter(values[1 + len(self.terms) :])
-        size, count = len(self.field_names), len(logit)
+        size, count = self._width(batch), len(logit)
         fields, bias, rest = np.zeros((count, size)), np.zeros(count), np.zeros(count)
         pairs = None
         for (layer, index), value in zip(self.terms, terms, strict=True):
             if isinstance(layer, FieldInputLayer) and index == 1:
                 fields += np.asarray(layer.first_order_by_field(batch), np.float64)
                 bias += float(layer.bias.numpy()) if layer.use_first_order else 0.0
+            elif isinstance(layer, SparseFM):
+                found, shares, w0 = _sparse_fm(layer, batch)
+                fields, bias = fields + shares, bias + w0
+                pairs = found if pairs is None else pairs + found
             elif _split(layer):
                 found, shares = _interaction(layer, next(sources), size)
                 fields += shares
@@ -170,6 +182,32 @@ class _Plan:
                 rest += value[:, 0]
         return {"logit": logit, "bias": bias, "fields": fields, "pairs": pairs,
                 "rest": rest}  # fmt: skip
+
+    def _width(self, batch: Any) -> int:
+        """The fields of a batch: the specs', or the widest row's non-zeros."""
+        if self.field_names:
+            return len(self.field_names)
+        ids = batch["ids"]
+        width = int(
+            ids.bounding_shape()[1]
+            if isinstance(ids, tf.RaggedTensor)
+            else ids.shape[1]
+        )
+        return width
+
+
+def _sparse_fm(layer: SparseFM, batch: Any) -> tuple[np.ndarray, np.ndarray, float]:
+    """``(pairs, shares, bias)`` of a `SparseFM` term, one player per position
+    of the rows' non-zeros (padding and zeros take no part)."""
+    ids, values = batch["ids"], batch["values"]
+    if isinstance(ids, tf.RaggedTensor):
+        ids, values = ids.to_tensor(-1), values.to_tensor(0.0)
+    ids, values = clean_nonzeros(ids, values, layer.num_features)  # as the layer
+    safe, x = np.asarray(ids), np.asarray(values, np.float64)
+    table = np.asarray(layer.embeddings, np.float64)
+    first = np.asarray(layer.linear_weights, np.float64)[safe] * x  # (B, L)
+    pairs = decompose.fm_pairs(table[safe] * x[:, :, None])  # (B, L, L)
+    return pairs, first + pairs.sum(axis=2) / 2, float(layer.bias.numpy())
 
 
 def _split(layer: keras.layers.Layer) -> bool:
@@ -194,6 +232,12 @@ def _interaction(
     else:
         pairs = decompose.fm_pairs(source)
     return pairs, pairs.sum(axis=2) / 2
+
+
+def _pad(array: np.ndarray, width: int, axes: int) -> np.ndarray:
+    """Zeros up to ``width`` on the last ``axes`` axes (rows of fewer non-zeros)."""
+    missing = width - array.shape[-1]
+    return np.pad(array, [(0, 0)] * (array.ndim - axes) + [(0, missing)] * axes)
 
 
 def _producers(model: keras.Model) -> dict[int, tuple[keras.layers.Layer, int]]:

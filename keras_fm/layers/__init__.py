@@ -10,6 +10,7 @@ from keras_fm.layers.field_ids import FieldIds
 from keras_fm.layers.fm_interaction import FMInteraction
 from keras_fm.layers.global_batch_normalization import GlobalBatchNormalization
 from keras_fm.layers.interacting_layer import InteractingLayer
+from keras_fm.layers.platt_scaling import PlattScaling
 from keras_fm.layers.posterior_fm import PosteriorFM
 from keras_fm.layers.sparse_fm import SparseFM
 
@@ -24,6 +25,7 @@ __all__ = [
     "FieldIds",
     "GlobalBatchNormalization",
     "InteractingLayer",
+    "PlattScaling",
     "PosteriorFM",
     "SparseFM",
 ]

@@ -207,9 +207,45 @@ def test_datasets_and_dense_inputs_give_the_same_rows():
     )
 
 
+def test_sparse_fm_positions_are_shapley_values():
+    """Raw libsvm rows: each non-zero is a player (rows of 2 and 3 non-zeros,
+    one id out of range, which the layer maps to its out-of-vocabulary row)."""
+    model = randomize(build_sparse_fm(10, embedding_dim=3))
+    ids = [[1, 4, 7], [2, 12], [0, 3, 9]]
+    values = [[1.0, 0.5, 2.0], [1.0, 1.5], [0.3, 1.0, -1.0]]
+
+    def score(keep):
+        data = {
+            "ids": tf.ragged.constant(
+                [[r[i] for i in keep if i < len(r)] for r in ids],
+                tf.int64,
+                ragged_rank=1,
+            ),
+            "values": tf.ragged.constant(
+                [[r[i] for i in keep if i < len(r)] for r in values],
+                tf.float32,
+                ragged_rank=1,
+            ),
+        }
+        return logit(model, data)
+
+    values_by_subset = {
+        subset: score(subset)
+        for size in range(4)
+        for subset in itertools.combinations(range(3), size)
+    }
+    full = {
+        name: tf.ragged.constant(v, dtype, ragged_rank=1)
+        for name, v, dtype in (("ids", ids, tf.int64), ("values", values, tf.float32))
+    }
+    result = attributions(model, full, batch_size=2)
+    np.testing.assert_allclose(result.fields, shapley(values_by_subset, 3), atol=1e-5)
+    assert list(result.field_names) == ["position 1", "position 2", "position 3"]
+    assert result.completeness_error() < 1e-5
+    assert result.fields[1, 2] == 0 and np.abs(result.pairs).max() > 0.05
+
+
 def test_models_without_fields_are_refused():
-    with pytest.raises(ValueError, match="feature specs"):
-        attributions(build_sparse_fm(10), {"ids": np.zeros((2, 1))})
     plain = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     with pytest.raises(ValueError, match="no layer named 'logit'"):
         attributions(plain, {"x": np.zeros((2, 2))})
