@@ -22,7 +22,9 @@ def calibrate_run(
         if data is not None
     }
     calibrated = calibrate(model, valid_data, method)
-    compile_for_task(calibrated, "binary")
+    # The trained optimizer (its slots match the shared weights), so that the
+    # saved file loads without a mismatch.
+    compile_for_task(calibrated, "binary", model.optimizer)
     calibrated.save(path)
     layer = calibrated.get_layer("calibration")
     return calibrated, {

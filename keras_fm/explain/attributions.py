@@ -164,15 +164,15 @@ class _Plan:
         sources = iter(values[1 + len(self.terms) :])
         size, count = self._width(batch), len(logit)
         fields, bias, rest = np.zeros((count, size)), np.zeros(count), np.zeros(count)
-        pairs = None
+        pairs: np.ndarray | None = None
         for (layer, index), value in zip(self.terms, terms, strict=True):
             if isinstance(layer, FieldInputLayer) and index == 1:
                 fields += np.asarray(layer.first_order_by_field(batch), np.float64)
                 bias += float(layer.bias.numpy()) if layer.use_first_order else 0.0
             elif isinstance(layer, SparseFM):
-                found, shares, w0 = _sparse_fm(layer, batch)
+                sparse, shares, w0 = _sparse_fm(layer, batch, size)
                 fields, bias = fields + shares, bias + w0
-                pairs = found if pairs is None else pairs + found
+                pairs = sparse if pairs is None else pairs + sparse
             elif _split(layer):
                 found, shares = _interaction(layer, next(sources), size)
                 fields += shares
@@ -184,26 +184,28 @@ class _Plan:
                 "rest": rest}  # fmt: skip
 
     def _width(self, batch: Any) -> int:
-        """The fields of a batch: the specs', or the widest row's non-zeros."""
+        """The fields of a batch: the specs', or the most non-zeros of a row
+        (up to its last id; padding ids are below 0)."""
         if self.field_names:
             return len(self.field_names)
         ids = batch["ids"]
-        width = int(
-            ids.bounding_shape()[1]
-            if isinstance(ids, tf.RaggedTensor)
-            else ids.shape[1]
-        )
-        return width
+        if isinstance(ids, tf.RaggedTensor):
+            return int(ids.bounding_shape()[1])
+        used = np.flatnonzero(np.any(np.asarray(ids) >= 0, axis=0))
+        return int(used[-1]) + 1 if len(used) else 0
 
 
-def _sparse_fm(layer: SparseFM, batch: Any) -> tuple[np.ndarray, np.ndarray, float]:
+def _sparse_fm(
+    layer: SparseFM, batch: Any, width: int
+) -> tuple[np.ndarray, np.ndarray, float]:
     """``(pairs, shares, bias)`` of a `SparseFM` term, one player per position
-    of the rows' non-zeros (padding and zeros take no part)."""
+    of the rows' first ``width`` entries (padding and zeros take no part)."""
     ids, values = batch["ids"], batch["values"]
     if isinstance(ids, tf.RaggedTensor):
         ids, values = ids.to_tensor(-1), values.to_tensor(0.0)
     ids, values = clean_nonzeros(ids, values, layer.num_features)  # as the layer
-    safe, x = np.asarray(ids), np.asarray(values, np.float64)
+    safe = np.asarray(ids)[:, :width]  # the columns after hold padding only
+    x = np.asarray(values, np.float64)[:, :width]
     table = np.asarray(layer.embeddings, np.float64)
     first = np.asarray(layer.linear_weights, np.float64)[safe] * x  # (B, L)
     pairs = decompose.fm_pairs(table[safe] * x[:, :, None])  # (B, L, L)
