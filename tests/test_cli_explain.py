@@ -38,7 +38,9 @@ def test_train_writes_history_logs_report_and_calibration(run):
     metrics = json.loads((folder / "fm" / "metrics.json").read_text())
     calibration = metrics["calibration"]
     assert calibration["method"] == "platt" and calibration["scale"] > 0
-    assert set(calibration["uncalibrated_ece"]) == {"valid", "test"}
+    assert set(calibration["uncalibrated"]) == {"valid", "test"}
+    before = calibration["uncalibrated"]["valid"]
+    assert metrics["valid"]["logloss"] <= before["logloss"] + 1e-6  # Platt's loss
     assert 0 <= metrics["test"]["ece"] < 1
     with open(folder / "fm" / "history.csv") as handle:
         epochs = list(csv.DictReader(handle))
@@ -104,3 +106,18 @@ def test_calibrate_needs_binary_labels_and_validation_files(tmp_path, capsys):
     assert "--calibrate needs --task binary and --valid" in capsys.readouterr().err
     code, _, err = train(tmp_path, capsys, "--learner", "mcmc", "--calibrate", "platt")
     assert code == 1 and "--calibrate applies to --learner sgd" in err
+
+
+def test_export_adds_the_explain_signature(run, capsys):
+    import tensorflow as tf
+
+    folder, _ = run
+    code = main(["export", "--model-dir", str(folder / "deepfm"), "--saved-model",
+                 str(folder / "serving"), "--explain"])  # fmt: skip
+    assert code == 0
+    path = json.loads(capsys.readouterr().out)["saved_model"]
+    signatures = tf.saved_model.load(path).signatures
+    assert {"serving_default", "examples", "explain"} <= set(signatures)
+    assert set(signatures["explain"].structured_outputs) == {
+        "fields", "bias", "rest", "logit"
+    }  # fmt: skip

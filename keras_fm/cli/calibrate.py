@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from keras_fm.calibration import calibrate, expected_calibration_error
 from keras_fm.cli.evaluate import labels_and_predictions
@@ -15,9 +16,9 @@ def calibrate_run(
 ) -> tuple[keras.Model, dict[str, Any]]:
     """Fits ``method`` on the validation batches, saves the calibrated model
     at ``path`` (over the uncalibrated one), and returns it with the fitted
-    numbers and the uncalibrated model's ECE on each data set."""
+    numbers and the uncalibrated model's ECE and log loss on each data set."""
     before = {
-        name: round(expected_calibration_error(*labels_and_predictions(model, data)), 6)
+        name: _scores(*labels_and_predictions(model, data))
         for name, data in (("valid", valid_data), ("test", test_data))
         if data is not None
     }
@@ -31,5 +32,14 @@ def calibrate_run(
         "method": method,
         "scale": layer.scale,
         "shift": layer.shift,
-        "uncalibrated_ece": before,
+        "uncalibrated": before,
     }
+
+
+def _scores(labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
+    """ECE and log loss, which Platt scaling minimizes (on --valid)."""
+    p = np.clip(predictions.astype(np.float64), 1e-7, 1 - 1e-7)
+    y = (labels > 0).astype(np.float64)
+    logloss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    ece = expected_calibration_error(labels, predictions)
+    return {"ece": round(ece, 6), "logloss": round(float(logloss), 6)}

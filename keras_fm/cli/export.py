@@ -50,8 +50,12 @@ def export(
     tflite: str | None = None,
     quantize: str = "none",
     sample_data: Sequence[str] = (),
+    explain: bool = False,
 ) -> dict[str, Any]:
     """Exports a trained model: a TF Serving version and optionally TFLite.
+
+    ``explain`` adds the SavedModel's ``explain`` signature (per-field
+    attributions of each score; see `export_saved_model`).
 
     ``sample_data`` (files in the model's format) gives the warm-up requests
     (its first 16 rows) and, for ``quantize="int8"``, the calibration data
@@ -69,8 +73,9 @@ def export(
     elif quantize == "int8":
         raise ValueError("--quantize int8 needs --sample-data for calibration")
     path = export_saved_model(
-        model, saved_model, version, overwrite=overwrite, warmup_rows=warmup_rows
-    )
+        model, saved_model, version, overwrite=overwrite, warmup_rows=warmup_rows,
+        explain=explain,
+    )  # fmt: skip
     result: dict[str, Any] = {"saved_model": str(path)}
     if tflite:
         result["tflite"] = to_tflite(
@@ -88,4 +93,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tflite=args.tflite,
         quantize=args.quantize,
         sample_data=args.sample_data,
+        explain=args.explain,
     )

@@ -311,6 +311,11 @@ def _export(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     export.add_argument("--tflite", metavar="FILE", help="also write a .tflite file")
     export.add_argument(
+        "--explain",
+        action="store_true",
+        help="add the 'explain' signature: each score's per-field attributions",
+    )
+    export.add_argument(
         "--quantize", choices=QUANTIZATIONS, default="none", help="TFLite only"
     )
     export.add_argument(

@@ -136,7 +136,8 @@ def train(
     ``calibrate`` (`"platt"` or `"temperature"`, binary tasks) fits that
     calibration of the logit on the validation files once training ends
     (`keras_fm.calibration.calibrate`): the saved model is calibrated, and
-    ``metrics.json`` also holds the fitted numbers and the uncalibrated ECE.
+    ``metrics.json`` also holds the fitted numbers and the uncalibrated ECE
+    and log loss.
     Every run also writes ``history.csv`` and TensorBoard logs (``logs/``)
     per epoch, and ``report.png`` at the end (with matplotlib).
 

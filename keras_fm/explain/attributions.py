@@ -8,16 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_fm.explain import decompose
-from keras_fm.layers import (
-    AFMInteraction,
-    ANOVAInteraction,
-    FieldAwareFM,
-    FMInteraction,
-    SparseFM,
-)
-from keras_fm.layers.field_input_layer import FieldInputLayer
-from keras_fm.layers.sparse_fm import clean_nonzeros
+from keras_fm.explain.explainer import Explainer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,15 +97,15 @@ def attributions(
     >>> result.fields.shape, result.completeness_error() < 1e-5
     ((2, 2), True)
     """
-    plan = _Plan(model)
-    parts = [plan.run(batch) for batch in _batches(inputs, batch_size)]
+    explainer = Explainer(model)
+    parts = [_run(explainer, batch) for batch in _batches(inputs, batch_size)]
     if not parts:
         raise ValueError("`inputs` holds no row")
     width = max(part["fields"].shape[1] for part in parts)
     pairs = None
     if parts[0]["pairs"] is not None:
         pairs = np.concatenate([_pad(part["pairs"], width, 2) for part in parts])
-    names = plan.field_names or [f"position {i + 1}" for i in range(width)]
+    names = explainer.field_names or [f"position {i + 1}" for i in range(width)]
     return Attributions(
         field_names=np.array(names),
         bias=np.concatenate([part["bias"] for part in parts]),
@@ -125,133 +116,31 @@ def attributions(
     )
 
 
-class _Plan:
-    """Which of the logit's terms are split how, and one model that computes
-    the logit, every term and the inputs of the split interaction layers."""
-
-    def __init__(self, model: keras.Model) -> None:
-        try:
-            logit = model.get_layer("logit")
-        except ValueError:
-            raise ValueError(
-                f"model {model.name!r} has no layer named 'logit': attributions "
-                "take the models of keras_fm.models"
-            ) from None
-        producers = _producers(model)
-        terms = logit.input if isinstance(logit.input, list) else [logit.input]
-        self.terms = [producers[id(term)] for term in terms]
-        embeddings = [
-            layer for layer in model.layers if isinstance(layer, FieldInputLayer)
-        ]
-        sparse = any(isinstance(layer, SparseFM) for layer, _ in self.terms)
-        if not embeddings and not sparse:
-            raise ValueError(
-                f"model {model.name!r} has no field embedding (FieldEmbedding) "
-                "nor SparseFM: attributions need a model of keras_fm.models"
-            )
-        self.field_names = (
-            [feature.name for feature in embeddings[0].features] if embeddings else []
-        )
-        outputs = [logit.output, *terms]
-        outputs += [layer.input for layer, _ in self.terms if _split(layer)]
-        self.model = keras.Model(model.input, outputs)
-
-    def run(self, batch: Any) -> dict[str, Any]:
-        values = [
-            np.asarray(value, np.float64) for value in self.model(batch, training=False)
-        ]
-        logit, terms = values[0][:, 0], values[1 : 1 + len(self.terms)]
-        sources = iter(values[1 + len(self.terms) :])
-        size, count = self._width(batch), len(logit)
-        fields, bias, rest = np.zeros((count, size)), np.zeros(count), np.zeros(count)
-        pairs: np.ndarray | None = None
-        for (layer, index), value in zip(self.terms, terms, strict=True):
-            if isinstance(layer, FieldInputLayer) and index == 1:
-                fields += np.asarray(layer.first_order_by_field(batch), np.float64)
-                bias += float(layer.bias.numpy()) if layer.use_first_order else 0.0
-            elif isinstance(layer, SparseFM):
-                sparse, shares, w0 = _sparse_fm(layer, batch, size)
-                fields, bias = fields + shares, bias + w0
-                pairs = sparse if pairs is None else pairs + sparse
-            elif _split(layer):
-                found, shares = _interaction(layer, next(sources), size)
-                fields += shares
-                if found is not None:
-                    pairs = found if pairs is None else pairs + found
-            else:
-                rest += value[:, 0]
-        return {"logit": logit, "bias": bias, "fields": fields, "pairs": pairs,
-                "rest": rest}  # fmt: skip
-
-    def _width(self, batch: Any) -> int:
-        """The fields of a batch: the specs', or the most non-zeros of a row
-        (up to its last id; padding ids are below 0)."""
-        if self.field_names:
-            return len(self.field_names)
+def _run(explainer: Explainer, batch: Any) -> dict[str, Any]:
+    """One batch's split as NumPy; a `SparseFM` model's positions cut after
+    the batch's last used column (padding ids are below 0)."""
+    result = {name: value.numpy() for name, value in explainer(batch).items()}
+    result.setdefault("pairs", None)
+    if explainer.sparse and not explainer.field_names:
         ids = batch["ids"]
-        if isinstance(ids, tf.RaggedTensor):
-            return int(ids.bounding_shape()[1])
-        used = np.flatnonzero(np.any(np.asarray(ids) >= 0, axis=0))
-        return int(used[-1]) + 1 if len(used) else 0
+        width = _used_width(ids)
+        result["fields"] = result["fields"][:, :width]
+        if result["pairs"] is not None:
+            result["pairs"] = result["pairs"][:, :width, :width]
+    return result
 
 
-def _sparse_fm(
-    layer: SparseFM, batch: Any, width: int
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """``(pairs, shares, bias)`` of a `SparseFM` term, one player per position
-    of the rows' first ``width`` entries (padding and zeros take no part)."""
-    ids, values = batch["ids"], batch["values"]
+def _used_width(ids: Any) -> int:
     if isinstance(ids, tf.RaggedTensor):
-        ids, values = ids.to_tensor(-1), values.to_tensor(0.0)
-    ids, values = clean_nonzeros(ids, values, layer.num_features)  # as the layer
-    safe = np.asarray(ids)[:, :width]  # the columns after hold padding only
-    x = np.asarray(values, np.float64)[:, :width]
-    table = np.asarray(layer.embeddings, np.float64)
-    first = np.asarray(layer.linear_weights, np.float64)[safe] * x  # (B, L)
-    pairs = decompose.fm_pairs(table[safe] * x[:, :, None])  # (B, L, L)
-    return pairs, first + pairs.sum(axis=2) / 2, float(layer.bias.numpy())
-
-
-def _split(layer: keras.layers.Layer) -> bool:
-    """Whether the decomposition splits this interaction layer's term."""
-    if isinstance(layer, FieldAwareFM):
-        return True
-    kinds = (FMInteraction, ANOVAInteraction, AFMInteraction)
-    return isinstance(layer, kinds) and layer.reduce_sum
-
-
-def _interaction(
-    layer: keras.layers.Layer, source: np.ndarray, num_fields: int
-) -> tuple[np.ndarray | None, np.ndarray]:
-    """``(pairs or None, per-field shares)`` of one interaction term."""
-    if isinstance(layer, ANOVAInteraction):
-        return None, decompose.anova_shares(source, layer.degree)
-    if isinstance(layer, FieldAwareFM):
-        pairs = decompose.ffm_pairs(source)
-    elif isinstance(layer, AFMInteraction):
-        terms = np.asarray(layer.pair_terms(source.astype("float32")), np.float64)
-        pairs = decompose.afm_pairs(terms, num_fields)
-    else:
-        pairs = decompose.fm_pairs(source)
-    return pairs, pairs.sum(axis=2) / 2
+        return int(ids.bounding_shape()[1])
+    used = np.flatnonzero(np.any(np.asarray(ids) >= 0, axis=0))
+    return int(used[-1]) + 1 if len(used) else 0
 
 
 def _pad(array: np.ndarray, width: int, axes: int) -> np.ndarray:
     """Zeros up to ``width`` on the last ``axes`` axes (rows of fewer non-zeros)."""
     missing = width - array.shape[-1]
     return np.pad(array, [(0, 0)] * (array.ndim - axes) + [(0, missing)] * axes)
-
-
-def _producers(model: keras.Model) -> dict[int, tuple[keras.layers.Layer, int]]:
-    """The layer and output index of each of the model's symbolic tensors."""
-    found = {}
-    for layer in model.layers:
-        outputs = (
-            layer.output if isinstance(layer.output, (list, tuple)) else [layer.output]
-        )
-        for index, tensor in enumerate(outputs):
-            found[id(tensor)] = (layer, index)
-    return found
 
 
 def _batches(inputs: Any, batch_size: int) -> Iterator[Any]:

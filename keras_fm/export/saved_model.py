@@ -71,6 +71,7 @@ def export_saved_model(
     *,
     overwrite: bool = False,
     warmup_rows: Sequence[Mapping[str, Any]] | None = None,
+    explain: bool = False,
 ) -> Path:
     """Exports ``model`` as version ``version`` of a TF Serving model.
 
@@ -96,6 +97,11 @@ def export_saved_model(
       serialized `tf.Example` protos holding the same features by name; same
       outputs. A feature missing from an example reads as missing: -1
       (integers), ``""`` (strings), NaN (numbers), or an empty list.
+    - ``explain`` (with ``explain=True``): the inputs of ``serving_default``;
+      outputs ``fields`` `(batch, F)` (each field's part of the logit, as
+      `keras_fm.explain.attributions` computes it: exact Shapley values for
+      FM, FFM and HOFM), ``bias``, ``rest`` and ``logit`` `(batch,)`, with
+      ``bias + sum(fields) + rest == logit``.
 
     Values out of a vocabulary or range (unknown strings, ids beyond the
     vocabulary, negative ids) go to the out-of-vocabulary rows: no request
@@ -115,6 +121,7 @@ def export_saved_model(
             version present (1 for a new base path).
         overwrite: bool. Replace an existing version. Defaults to `False`.
         warmup_rows: Optional list of feature dicts for the warm-up records.
+        explain: bool. Add the ``explain`` signature. Defaults to `False`.
 
     Returns:
         The version directory, ``base_path/<version>`` (with ``version=None``,
@@ -135,7 +142,7 @@ def export_saved_model(
             "to replace it, or choose another version."
         )
     signature = serving_signature(model)
-    functions = ServingFunctions(model, signature)
+    functions = ServingFunctions(model, signature, explain=explain)
     archive = keras.export.ExportArchive()
     archive.track(functions.model)
     archive.add_endpoint(
@@ -148,6 +155,10 @@ def export_saved_model(
         lambda examples: functions.examples(examples),
         input_signature=[tf.TensorSpec([None], tf.string, name="examples")],
     )
+    if explain:
+        archive.add_endpoint(
+            "explain", functions.explain, input_signature=[functions.input_signature()]
+        )
     staging = new_staging_folder(base)
     try:
         archive.write_out(str(staging), verbose=False)

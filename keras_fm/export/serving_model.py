@@ -6,6 +6,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from keras_fm.explain.explainer import Explainer
 from keras_fm.features import Feature
 from keras_fm.layers.field_input_layer import FieldInputLayer
 from keras_fm.serving import InputSpec, Signature
@@ -108,8 +109,11 @@ class ServingFunctions:
     ``{output name: (batch,) float32}``.
     """
 
-    def __init__(self, model: keras.Model, signature: Signature) -> None:
+    def __init__(
+        self, model: keras.Model, signature: Signature, explain: bool = False
+    ) -> None:
         self.model = output_model(model, signature)
+        self.explainer = Explainer(model) if explain else None
         self.signature = signature
         self.model_inputs = _named_inputs(model)
         self.specs = {spec.name: spec for spec in signature.inputs}
@@ -147,6 +151,16 @@ class ServingFunctions:
 
     def serve(self, inputs: dict[str, Any]) -> dict[str, Any]:
         return self._run(self.checked(inputs))
+
+    def explain(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """``fields`` `(batch, F)`, ``bias``, ``rest`` and ``logit`` `(batch,)`
+        (`keras_fm.explain.Explainer`), float32."""
+        assert self.explainer is not None
+        parts = self.explainer(self._to_model_inputs(self.checked(inputs)))
+        return {
+            name: tf.cast(parts[name], tf.float32)
+            for name in ("fields", "bias", "rest", "logit")
+        }
 
     def checked(self, inputs: dict[str, Any]) -> dict[str, Any]:
         """The inputs, once their shapes are checked at run time.
