@@ -3,11 +3,12 @@
 Trains FM (raw libsvm rows, as libFM reads them) and DeepFM (a field per
 position) with ``keras-fm train``'s defaults and ``--calibrate platt``, then,
 on frappe's test file: the ECE before and after calibration, the
-reliability diagrams of both, and ``keras-fm explain``'s pictures of 10,000
-test rows, with frappe's field names. The pictures go to
+reliability diagrams of both, and the attributions' pictures of 10,000
+test rows, with frappe's field names (DeepFM's DNN split by integrated
+gradients). The pictures go to
 ``examples/figures``, the runs to ``runs/explain-frappe`` (git ignores it).
 
-Usage: python examples/explain_frappe.py [--data DIR] [--models fm,deepfm]
+Usage: python examples/explain_frappe.py [--data DIR] [--models fm,deepfm] [--reuse]
 """
 
 import argparse
@@ -68,7 +69,8 @@ def pictures(model_name, folder, test):
     reliability_diagram(
         labels, calibrated, str(FIGURES / f"{model_name}-reliability-after.png")
     )
-    result = attributions(model, data.unbatch().take(10_000).batch(4096))
+    deep = "rest" if model_name == "fm" else "integrated_gradients"
+    result = attributions(model, data.unbatch().take(10_000).batch(4096), deep=deep)
     result = dataclasses.replace(result, field_names=np.array(FIELDS))
     field_bars(result, str(FIGURES / f"{model_name}-fields.png"))
     waterfall(result, 0, str(FIGURES / f"{model_name}-waterfall.png"))
@@ -78,6 +80,10 @@ def pictures(model_name, folder, test):
         "test_ece_before": round(expected_calibration_error(labels, raw), 4),
         "test_ece_after": round(expected_calibration_error(labels, calibrated), 4),
         "completeness_error": result.completeness_error(),
+        "mean_abs_deep_error": None
+        if result.deep_error is None
+        else float(np.mean(np.abs(result.deep_error))),
+        "mean_abs_logit": float(np.mean(np.abs(result.logit))),
     }
 
 
@@ -86,6 +92,9 @@ def main():
     default = Path(__file__).resolve().parents[2] / "shared" / "data"
     parser.add_argument("--data", type=Path, default=default)
     parser.add_argument("--models", default="fm,deepfm")
+    parser.add_argument(
+        "--reuse", action="store_true", help="draw from runs already trained"
+    )
     args = parser.parse_args()
     folder = args.data / "frappe"
     files = {"train": str(folder / "frappe.train.reconstructed.libfm"),
@@ -96,7 +105,8 @@ def main():
     FIGURES.mkdir(exist_ok=True)
     for model in args.models.split(","):
         run = Path("runs/explain-frappe") / model
-        train(model, files, run)
+        if not args.reuse:
+            train(model, files, run)
         figures = pictures(model, run, files["test"])
         metrics = json.loads((run / "metrics.json").read_text())
         print(model, json.dumps({**figures, "test": metrics["test"],

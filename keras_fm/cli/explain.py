@@ -15,13 +15,18 @@ from keras_fm.plots import field_bars, interaction_heatmap, waterfall
 
 
 def explain(
-    model_dir: str, paths: list[str], output: str, rows: int, batch_size: int = 4096
+    model_dir: str,
+    paths: list[str],
+    output: str,
+    rows: int,
+    batch_size: int = 4096,
+    deep: str = "rest",
 ) -> dict[str, Any]:
     """Writes the attributions of the first ``rows`` rows of ``paths`` and
     their global tables and pictures into ``output``; returns what it wrote."""
     model, data_format, task = load_trained(model_dir)
     data = data_format.read(paths, "binary" if task == "ranking" else task, batch_size)
-    result = attributions(model, data.unbatch().take(rows).batch(batch_size))
+    result = attributions(model, data.unbatch().take(rows).batch(batch_size), deep=deep)
     folder = Path(output)
     folder.mkdir(parents=True, exist_ok=True)
     written = [
@@ -43,7 +48,9 @@ def explain(
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     check_format(args.model_dir, args.format)
-    return explain(args.model_dir, args.data, args.output, args.rows, args.batch_size)
+    return explain(
+        args.model_dir, args.data, args.output, args.rows, args.batch_size, args.deep
+    )
 
 
 def _rows_csv(result: Attributions, path: Path) -> str:
@@ -70,5 +77,7 @@ def _summary_json(result: Attributions, path: Path) -> str:
         "mean_rest": round(float(np.mean(np.abs(result.rest))), 6),
         "completeness_error": result.completeness_error(),
     }
+    if result.deep_error is not None:  # integrated gradients' miss, in rest
+        summary["mean_deep_error"] = round(float(np.mean(np.abs(result.deep_error))), 6)
     path.write_text(json.dumps(summary, indent=1))
     return str(path)

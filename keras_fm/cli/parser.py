@@ -348,6 +348,14 @@ def _explain(commands: Any, common: argparse.ArgumentParser) -> None:
         default=10_000,
         help="rows to explain, from the start (default: %(default)s)",
     )
+    explain.add_argument(
+        "--deep",
+        choices=("rest", "integrated_gradients"),
+        default="rest",
+        help="the deep terms (DNN, CIN, attention): whole in 'rest', or split "
+        "by field with integrated gradients, an approximation whose error the "
+        "summary reports (default: %(default)s)",
+    )
     _data_arguments(explain)
 
 

@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from keras_fm.explain import decompose
+from keras_fm.explain.integrated_gradients import IntegratedGradients
 from keras_fm.layers import (
     AFMInteraction,
     ANOVAInteraction,
@@ -16,6 +17,8 @@ from keras_fm.layers import (
 from keras_fm.layers.field_input_layer import FieldInputLayer
 from keras_fm.layers.sparse_fm import clean_nonzeros
 from keras_fm.sparse_read import gather_rows
+
+DEEP = ("rest", "integrated_gradients")
 
 
 class Explainer:
@@ -30,11 +33,22 @@ class Explainer:
     the logit, every term and the inputs of the split layers) and returns
     float64 tensors, so it also runs inside an exported graph.
 
+    With ``deep="integrated_gradients"``, the terms sent to ``rest`` that
+    are computed from the field vectors alone (DeepFM's, xDeepFM's, NFM's
+    and AutoInt's) are split by field with integrated gradients from the
+    all-fields-deleted point (`IntegratedGradients`): ``rest`` keeps their
+    value there plus the path integral's error (``"deep_error"``, `(B,)`),
+    so the sum stays exact.
+
     Args:
         model: a model of `keras_fm.models` (a layer named ``"logit"``).
+        deep: `"rest"` or `"integrated_gradients"`. Defaults to `"rest"`.
+        steps: integrated gradients' points on the path. Defaults to `32`.
     """
 
-    def __init__(self, model: keras.Model) -> None:
+    def __init__(self, model: keras.Model, deep: str = "rest", steps: int = 32) -> None:
+        if deep not in DEEP:
+            raise ValueError(f"`deep` must be one of {DEEP}. Received: {deep!r}")
         try:
             logit = model.get_layer("logit")
         except ValueError:
@@ -59,6 +73,13 @@ class Explainer:
         )
         outputs = [logit.output, *terms]
         outputs += [layer.input for layer, _ in self.terms if _split(layer)]
+        self.gradients = None
+        deep_terms = [term for term, kind in zip(terms, self.terms, strict=True)
+                      if _is_rest(*kind)]  # fmt: skip
+        if deep == "integrated_gradients" and deep_terms and embeddings:
+            vectors = embeddings[0].output[0]
+            self.gradients = IntegratedGradients(vectors, deep_terms, steps)
+            outputs.append(vectors)
         self.model = keras.Model(model.input, outputs)
 
     def __call__(self, inputs: Any) -> dict[str, Any]:
@@ -85,16 +106,32 @@ class Explainer:
                 rest += value[:, 0]
             if found is not None:
                 pairs = found if pairs is None else pairs + found
+        extra = {}
+        if self.gradients is not None:
+            shares, baseline, deep = self.gradients(values[-1])
+            error = deep - baseline - tf.reduce_sum(shares, axis=1)
+            fields, rest = fields + shares, rest - deep + baseline + error
+            extra["deep_error"] = error
         if isinstance(fields, float):  # no term owned by a field (AutoInt)
             fields = tf.zeros_like(logit)[:, None] * tf.zeros(
                 len(self.field_names), tf.float64
             )
         result = {"logit": logit, "bias": bias, "fields": fields, "rest": rest}
-        return result if pairs is None else {**result, "pairs": pairs}
+        return (
+            {**result, **extra}
+            if pairs is None
+            else {**result, **extra, "pairs": pairs}
+        )
 
 
 def _f64(value: Any) -> Any:
     return tf.cast(value, tf.float64)
+
+
+def _is_rest(layer: keras.layers.Layer, index: int) -> bool:
+    """Whether a logit term goes to ``rest`` (no exact split)."""
+    first_order = isinstance(layer, FieldInputLayer) and index == 1
+    return not (first_order or isinstance(layer, SparseFM) or _split(layer))
 
 
 def _split(layer: keras.layers.Layer) -> bool:

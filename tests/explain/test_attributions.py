@@ -251,3 +251,45 @@ def test_models_without_fields_are_refused():
         attributions(plain, {"x": np.zeros((2, 2))})
     with pytest.raises(ValueError, match="dict from feature name"):
         attributions(build_fm(specs()), np.zeros((2, 4)))
+
+
+def test_integrated_gradients_of_a_linear_deep_part_are_its_terms():
+    """DeepFM with no hidden layer: the "DNN" is Dense(1) on the flattened
+    field vectors, so each field's integrated gradient is exactly its part
+    ``sum_d W[f, d] v[f, d]`` (and the error is 0)."""
+    model = randomize(
+        BUILDERS["deepfm"](specs(), embedding_dim=3, dnn_units=(), batch_norm=False)
+    )
+    inputs = rows()
+    result = attributions(model, inputs, deep="integrated_gradients", steps=4)
+    plain = attributions(model, inputs)
+    vectors = keras.Model(model.input, model.get_layer("embedding").output[0])
+    v = np.asarray(vectors(inputs), np.float64)  # (B, F, D)
+    kernel, _ = (
+        np.asarray(w, np.float64) for w in model.get_layer("dnn_logit").weights
+    )
+    expected = np.einsum("bfd,fd->bf", v, kernel[:, 0].reshape(4, 3))
+    np.testing.assert_allclose(result.fields - plain.fields, expected, atol=1e-5)
+    np.testing.assert_allclose(result.deep_error, 0.0, atol=1e-5)
+    assert result.completeness_error() < 1e-5
+    assert plain.deep_error is None
+
+
+@pytest.mark.parametrize("name", ["deepfm", "xdeepfm", "nfm", "autoint", "autoint+"])
+def test_integrated_gradients_converge_and_keep_the_sum_exact(name):
+    model = BUILDERS[name](specs(), embedding_dim=3)
+    rng = np.random.default_rng(4)
+    for weight in model.trainable_weights:  # biases too: a non-linear path
+        weight.assign(rng.normal(0, 0.5, weight.shape))
+    inputs = rows()
+    coarse = attributions(model, inputs, deep="integrated_gradients", steps=2)
+    fine = attributions(model, inputs, deep="integrated_gradients", steps=64)
+    for result in (coarse, fine):
+        assert result.completeness_error() < 1e-5
+    assert np.abs(coarse.deep_error).mean() > 1e-4  # the path is not linear
+    # AutoInt's layer norm is singular where every field is deleted, so its
+    # path integral converges slowly (its error is in deep_error).
+    factor = 1.5 if name.startswith("autoint") else 4
+    assert np.abs(fine.deep_error).mean() < np.abs(coarse.deep_error).mean() / factor
+    with pytest.raises(ValueError, match="`deep` must be one of"):
+        attributions(model, inputs, deep="shap")
