@@ -2,6 +2,7 @@
 
 import math
 import os
+import shutil
 import time
 from typing import Any
 
@@ -205,25 +206,30 @@ def training_callbacks(
                 save_best_only=True,
             )
         )
+        restore_dir = os.path.join(os.fspath(restore_from or model_dir), "backup")
         if resume:
-            callbacks.append(
-                RestoreFrom(
-                    os.path.join(model_dir, "backup"),
-                    os.path.join(os.fspath(restore_from or model_dir), "backup"),
-                )
-            )
-        callbacks += run_logs(model_dir)
+            backup_dir = os.path.join(model_dir, "backup")
+            callbacks.append(RestoreFrom(backup_dir, restore_dir))
+        callbacks += run_logs(model_dir, resume and os.path.isdir(restore_dir))
     return callbacks
 
 
-def run_logs(model_dir: str) -> list[keras.callbacks.Callback]:
-    """`keras.callbacks.CSVLogger` (``history.csv``, appended to on resume)
-    and `keras.callbacks.TensorBoard` (``logs/``, per epoch, no graph or
-    profile): after the learning-rate callback, so both record its rate."""
+def run_logs(model_dir: str, resuming: bool = False) -> list[keras.callbacks.Callback]:
+    """`keras.callbacks.CSVLogger` (``history.csv``) and
+    `keras.callbacks.TensorBoard` (``logs/``, per epoch, no graph or
+    profile): after the learning-rate callback, so both record its rate.
+
+    A run that resumes from a backup appends to both; any other run starts
+    them afresh (an earlier run's history in the folder is replaced, as its
+    model is)."""
+    logs = os.path.join(model_dir, LOGS_FOLDER)
+    if not resuming:
+        shutil.rmtree(logs, ignore_errors=True)
+    history = os.path.join(model_dir, HISTORY_FILE)
     return [
-        keras.callbacks.CSVLogger(os.path.join(model_dir, HISTORY_FILE), append=True),
+        keras.callbacks.CSVLogger(history, append=resuming),
         keras.callbacks.TensorBoard(
-            os.path.join(model_dir, LOGS_FOLDER),
+            logs,
             write_graph=False,
             profile_batch=0,
             update_freq="epoch",

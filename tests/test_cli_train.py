@@ -104,6 +104,7 @@ def test_train_evaluate_predict(
     assert set(metrics) == {"valid", "test"} and set(metrics["test"]) == {
         "auc",
         "logloss",
+        "ece",
     }
     assert metrics["test"]["auc"] > 0.6
     assert json.loads((tmp_path / "model" / "metrics.json").read_text()) == metrics

@@ -27,6 +27,7 @@ def test_public_layers():
         "FieldIds",
         "GlobalBatchNormalization",
         "InteractingLayer",
+        "PlattScaling",
         "PosteriorFM",
         "SparseFM",
     ]

@@ -20,6 +20,7 @@ SHARED = "../shared/data"
 CHECKED = (".venv/bin/keras-fm", ".venv/bin/python", ".venv/bin/saved_model_cli")
 NOT_RUN = ("tensorflow_model_server", "docker")
 SETUP = "python3 -m venv .venv && "
+COMMANDS = ("train", "evaluate", "predict", "export", "explain", "report")
 
 
 def commands(readme):
@@ -59,9 +60,9 @@ def test_setup_commands_are_the_ci_ones():
 def test_keras_fm_commands_parse_and_name_existing_files(command, shared_data):
     args = shlex.split(command)[1:]
     parsed = build_parser().parse_args(args)
-    assert parsed.command in ("train", "evaluate", "predict", "export")
+    assert parsed.command in COMMANDS
     inputs = [a for a in args if a.startswith(SHARED)]
-    if parsed.command != "export":
+    if parsed.command not in ("export", "report"):
         assert inputs, "the commands read the shared data"
     if inputs and not shared_data.is_dir():
         pytest.skip(f"the shared data is absent: {shared_data}")
@@ -83,16 +84,20 @@ def runnable(command, shared_data, bin_dir):
 
 @pytest.mark.long
 def test_the_frappe_walk_through_runs_as_printed(shared_data, tmp_path):
-    """README's command-line block, then export/README's export and
-    saved_model_cli blocks, in order, in a fresh folder."""
+    """README's command-line block, its explaining and calibrating block,
+    then export/README's export and saved_model_cli blocks, in order, in a
+    fresh folder."""
     if not (shared_data / "frappe").is_dir():
         pytest.skip(f"frappe is absent from {shared_data}")
     readme = [c for i, c in commands("README.md") if i == 2]
+    (block,) = {i for i, c in commands("README.md") if "keras-fm explain" in c}
+    explain = [c for i, c in commands("README.md") if i == block]
     export = [c for _, c in commands("export/README.md") if c.split()[0] in CHECKED]
     assert readme[0].startswith(".venv/bin/keras-fm train --model fm")
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    for command in [*readme, *export]:
+    assert len(explain) == 4, explain
+    for command in [*readme, *explain, *export]:
         done = subprocess.run(
             runnable(command, shared_data, bin_dir),
             shell=True, cwd=tmp_path, env=env, capture_output=True, text=True,
@@ -101,4 +106,6 @@ def test_the_frappe_walk_through_runs_as_printed(shared_data, tmp_path):
         assert done.returncode == 0, f"{command}\n{done.stderr[-2000:]}"
     assert (tmp_path / "runs" / "fm" / "scores.txt").stat().st_size > 0
     assert (tmp_path / "runs" / "serving" / "fm" / "2").is_dir()
+    for picture in ("explain/interactions.png", "reliability.png", "report.png"):
+        assert (tmp_path / "runs" / "fm" / picture).stat().st_size > 0, picture
     assert "prediction" in done.stdout  # saved_model_cli printed the output

@@ -1,3 +1,5 @@
+import csv
+
 import keras
 import numpy as np
 import pytest
@@ -148,6 +150,24 @@ def test_resumes_after_an_interruption(tmp_path):
         **kwargs,
     )
     assert len(history.history["loss"]) == 2  # epochs 3 and 4 only
+    # history.csv holds the two epochs before the crash and the two after.
+    epochs = history_epochs(tmp_path)
+    assert epochs == ["0", "1", "2", "3"]
+    # A run that does not resume starts the history and the logs afresh.
+    assert not (tmp_path / "backup").exists()
+    fresh_model(features).fit(
+        train.features(),
+        train.labels,
+        callbacks=training_callbacks(tmp_path, patience=10),
+        **{**kwargs, "epochs": 1},
+    )
+    assert history_epochs(tmp_path) == ["0"]
+    assert len(list((tmp_path / "logs" / "train").iterdir())) == 1
+
+
+def history_epochs(folder):
+    with open(folder / "history.csv", newline="") as handle:
+        return [row["epoch"] for row in csv.DictReader(handle)]
 
 
 def test_same_seed_same_model():

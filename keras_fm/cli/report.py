@@ -13,11 +13,12 @@ REPORT_FILE = "report.png"
 
 
 def write_report(folder: Path, monitor: str) -> str | None:
-    """Draws ``folder/report.png`` from its history; without matplotlib,
-    warns once (training has succeeded) and returns None."""
+    """Draws ``folder/report.png`` from its history; without matplotlib, or
+    without a history to draw, warns once (training has succeeded) and
+    returns None."""
     try:
         return run_report(folder / HISTORY_FILE, folder / REPORT_FILE, _metric(monitor))
-    except ImportError as error:
+    except (ImportError, OSError, ValueError) as error:
         warn(f"{REPORT_FILE} not drawn: {error}")
         return None
 

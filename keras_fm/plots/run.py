@@ -45,10 +45,24 @@ def run_report(history: str | Path, path: str | Path, metric: str | None = None)
 
 
 def _read(history: str | Path) -> dict[str, np.ndarray]:
+    """The file's numeric columns by epoch. Keras writes ``NA`` where a key
+    is missing (its ``val_`` columns in a run without validation data), and
+    a run killed between its backup and its log line repeats that epoch on
+    resume: the last line of each epoch is kept, empty columns dropped."""
     with open(history, newline="") as handle:
         rows = list(csv.DictReader(handle))
+    by_epoch = {_number(row.get("epoch")): row for row in rows}
+    rows = [by_epoch[e] for e in sorted(e for e in by_epoch if np.isfinite(e))]
     names = rows[0].keys() if rows else []
-    return {name: np.array([float(row[name]) for row in rows]) for name in names}
+    columns = {name: np.array([_number(row[name]) for row in rows]) for name in names}
+    return {name: x for name, x in columns.items() if np.isfinite(x).any()}
+
+
+def _number(text: str | None) -> float:
+    try:
+        return float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def _mark_rate_changes(axes: Any, epochs: np.ndarray, rates: np.ndarray | None) -> None:

@@ -46,6 +46,26 @@ def test_each_picture_is_a_png(tmp_path):
         assert data.startswith(PNG) and len(data) > 5000, path
 
 
+def test_the_report_reads_what_keras_writes(tmp_path, monkeypatch):
+    """``NA`` in the ``val_`` columns of a run without validation data, and
+    an epoch logged twice around a resume: the last line of each epoch is
+    drawn, empty columns are not."""
+    history = tmp_path / "history.csv"
+    history.write_text(
+        "epoch,auc,loss,val_auc,val_loss\n"
+        "0,0.8,0.5,NA,NA\n1,0.81,0.45,NA,NA\n1,0.82,0.4,NA,NA\n2,0.86,0.38,NA,NA\n"
+    )
+    axes = pytest.importorskip("matplotlib.axes")
+    drawn = []
+    plot = axes.Axes.plot
+    monkeypatch.setattr(
+        axes.Axes, "plot",
+        lambda self, x, y, **kw: drawn.append((list(x), list(y))) or plot(self, x, y),
+    )  # fmt: skip
+    assert run_report(history, tmp_path / "report.png").endswith("report.png")
+    assert drawn == [([1, 2, 3], [0.5, 0.4, 0.38]), ([1, 2, 3], [0.8, 0.82, 0.86])]
+
+
 def test_missing_matplotlib_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"pip install 'keras-fm\[plots\]'"):
