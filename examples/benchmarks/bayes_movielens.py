@@ -45,44 +45,74 @@ from keras_fm.bayes.gibbs import GibbsSweep
 from keras_fm.bayes.relations import Relation
 
 USERS, MOVIES = 943, 1682
-# Side features after the user and movie ids: age bucket (MovieLens 1M's
-# bounds), gender, occupation and the first digit of the zip code (or
-# "other"); the movie's genres at 1/n each and its release decade (1920s or
-# before .. 1990s, or unknown). myFM's side-feature example uses the same
-# kinds of features (age, zip code's first character, release year).
+# Side features after the user and movie ids, in two encodings.
+# ``coarse``: age bucket (MovieLens 1M's bounds), gender, occupation and the
+# zip code's first character; the movie's genres at 1/n each and its release
+# decade. ``myfm``: myFM's tutorial's encoding (doc/source/movielens.rst,
+# "Adding side information"): age in 5-year buckets, gender, occupation,
+# zip code's first character; the movie's release year and its genres at 1.
 AGE_BOUNDS = (18, 25, 35, 45, 50, 56)
-DECADES = tuple(range(1930, 2000, 10))
-SIDE_FIELDS = {"age": len(AGE_BOUNDS) + 1, "gender": 2, "occupation": 21,
-               "zip": 11, "genres": 19, "decade": len(DECADES) + 2}  # fmt: skip
 
 
-def side_features(folder):
-    """Per user and per movie: their side-feature (ids, values), ids counted
-    from 0 within the side features."""
-    offsets = dict(
-        zip(SIDE_FIELDS, np.cumsum([0, *SIDE_FIELDS.values()]), strict=False)
-    )
-    occupations = (folder / "u.occupation").read_text().split()
-    users = {}
-    for line in (folder / "u.user").read_text().splitlines():
-        user, age, gender, job, code = line.split("|")
-        bucket = int(np.searchsorted(AGE_BOUNDS, int(age), side="right"))
-        digit = int(code[0]) if code[0].isdigit() else 10
-        ids = [offsets["age"] + bucket, offsets["gender"] + (gender == "F"),
-               offsets["occupation"] + occupations.index(job),
-               offsets["zip"] + digit]  # fmt: skip
-        users[int(user)] = (ids, [1.0] * 4)
-    movies = {}
-    for line in (folder / "u.item").read_bytes().decode("latin-1").splitlines():
-        parts = line.split("|")
-        genres = [offsets["genres"] + g for g, on in enumerate(parts[5:]) if on == "1"]
-        year = parts[2][-4:]
-        decade = len(DECADES) + 1
-        if year.isdigit():
-            decade = int(np.searchsorted(DECADES, int(year), side="right"))
-        ids = [*genres, offsets["decade"] + decade]
-        movies[int(parts[0])] = (ids, [1.0 / max(len(genres), 1)] * len(genres) + [1.0])
-    return users, movies
+def _user_fields(line, encoding):
+    _, age, gender, job, code = line.split("|")
+    if encoding == "myfm":
+        age = str(int(age) // 5 * 5)
+    else:
+        age = str(int(np.searchsorted(AGE_BOUNDS, int(age), side="right")))
+    return {"age": age, "gender": gender, "occupation": job, "zip": code[0]}
+
+
+def _movie_fields(parts, encoding):
+    year = parts[2][-4:] if parts[2][-4:].isdigit() else "unknown"
+    if encoding == "coarse" and year != "unknown":
+        year = str(min(max(int(year) // 10 * 10, 1920), 1990))
+    genres = [str(g) for g, on in enumerate(parts[5:]) if on == "1"]
+    return {"year": year}, genres
+
+
+def side_features(folder, encoding="coarse"):
+    """(users, movies, sizes): per user and per movie its side features as
+    (ids, values), ids counted from 0 within the side features, and the
+    number of values of each side field (only values that occur)."""
+    user_rows = [
+        (int(line.split("|")[0]), _user_fields(line, encoding))
+        for line in (folder / "u.user").read_text().splitlines()
+    ]
+    movie_rows = [
+        (int(parts[0]), *_movie_fields(parts, encoding))
+        for parts in (
+            line.split("|")
+            for line in (folder / "u.item").read_bytes().decode("latin-1").splitlines()
+        )
+    ]
+    fields = [*user_rows[0][1], *movie_rows[0][1], "genres"]
+    seen = {field: set() for field in fields}
+    for _, values in user_rows:
+        for field, value in values.items():
+            seen[field].add(value)
+    for _, values, genres in movie_rows:
+        seen["year"].add(values["year"])
+        seen["genres"].update(genres)
+    index, sizes, offset = {}, {}, 0
+    for field in fields:
+        for position, value in enumerate(sorted(seen[field])):
+            index[field, value] = offset + position
+        sizes[field] = len(seen[field])
+        offset += sizes[field]
+    users = {
+        user: ([index[f, v] for f, v in values.items()], [1.0] * len(values))
+        for user, values in user_rows
+    }
+    share = (lambda n: 1.0 / max(n, 1)) if encoding == "coarse" else (lambda n: 1.0)
+    movies = {
+        movie: (
+            [index["year", values["year"]], *(index["genres", g] for g in genres)],
+            [1.0, *[share(len(genres))] * len(genres)],
+        )
+        for movie, values, genres in movie_rows
+    }
+    return users, movies, sizes
 
 
 def read(path, side=None, extra=0):
@@ -100,7 +130,7 @@ def read(path, side=None, extra=0):
                 weights += more_values
         ids.append(row)
         values.append(weights)
-    size = USERS + MOVIES + (sum(SIDE_FIELDS.values()) if side is not None else 0)
+    size = USERS + MOVIES + (sum(side[2].values()) if side is not None else 0)
     return SparseRows.from_lists(ids, values, table[:, 2], size + extra)
 
 
@@ -137,14 +167,14 @@ def relations_of(train, rows, side, offset, with_implicit=True):
 def groups_of(side, with_implicit=False):
     """One prior group per field: user, movie, each side feature and each
     implicit feedback."""
-    sizes = [USERS, MOVIES, *(SIDE_FIELDS.values() if side is not None else ())]
+    sizes = [USERS, MOVIES, *(side[2].values() if side is not None else ())]
     sizes += [MOVIES, USERS] if with_implicit else []
     return np.repeat(np.arange(len(sizes)), sizes)
 
 
 def ours(folder, fold, dim, args):
     """(test RMSE, fit seconds, seconds per compiled sweep) on one fold."""
-    side = side_features(folder) if args.features != "ids" else None
+    side = side_features(folder, args.side) if args.features != "ids" else None
     with_implicit = args.features == "side+implicit"
     base, held_out = folder / f"u{fold}.base", folder / f"u{fold}.test"
     extra = (USERS + MOVIES) * with_implicit
@@ -235,6 +265,12 @@ def main():
     )
     parser.add_argument(
         "--features", choices=("ids", "side", "side+implicit"), default="ids"
+    )
+    parser.add_argument(
+        "--side",
+        choices=("coarse", "myfm"),
+        default="coarse",
+        help="the side features' encoding (see side_features)",
     )
     args = parser.parse_args()
     if args.libfm and args.features != "ids":
