@@ -406,7 +406,7 @@ def _compile_ranker(trained: keras.Model, model: keras.Model, rate: float) -> No
         bpr_loss(),
         metrics=[pairwise_accuracy],
         jit_compile=False,
-        steps_per_execution=default_steps_per_execution(model),
+        steps_per_execution=default_steps_per_execution(model, jit_compile=False),
     )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 import tensorflow as tf
 
 from keras_fm.layers.field_input_layer import FieldInputLayer
+from keras_fm.layers.tables import add_table
 from keras_fm.registration import register
 from keras_fm.sparse_read import gather_rows
 
@@ -129,12 +130,12 @@ class FieldAwareEmbedding(FieldInputLayer):
             shape = (self.num_rows, self.num_fields * self.embedding_dim)
         else:
             shape = (self.num_buckets, self.embedding_dim)
-        self.embeddings = self.add_weight(
-            name="embeddings",
-            shape=shape,
-            initializer=self.embeddings_initializer,
-            regularizer=self.embeddings_regularizer,
-            autocast=False,  # gathered rows are cast, not the table
+        self.embeddings = add_table(
+            self,
+            "embeddings",
+            shape,
+            self.embeddings_initializer,
+            self.embeddings_regularizer,
         )
         self.built = True
 

@@ -3,6 +3,7 @@
 from typing import Any
 
 from keras_fm.layers.field_input_layer import FieldInputLayer
+from keras_fm.layers.tables import add_table
 from keras_fm.registration import register
 from keras_fm.sparse_read import gather_rows
 
@@ -86,12 +87,12 @@ class FieldEmbedding(FieldInputLayer):
 
     def build(self, input_shape: Any) -> None:
         super().build(input_shape)
-        self.embeddings = self.add_weight(
-            name="embeddings",
-            shape=(self.num_rows, self.embedding_dim),
-            initializer=self.embeddings_initializer,
-            regularizer=self.embeddings_regularizer,
-            autocast=False,  # gathered rows are cast, not the table
+        self.embeddings = add_table(
+            self,
+            "embeddings",
+            (self.num_rows, self.embedding_dim),
+            self.embeddings_initializer,
+            self.embeddings_regularizer,
         )
         self.built = True
 

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from keras_fm.features.feature import id_weights
 from keras_fm.layers.field_input_layer import check_embeddings_l2
+from keras_fm.layers.tables import add_table
 from keras_fm.registration import register
 from keras_fm.sparse_read import gather_rows
 
@@ -97,12 +98,12 @@ class SparseFM(keras.layers.Layer):
 
     def build(self, input_shape: Any) -> None:
         rows = self.num_features + 1  # the last row is the out-of-vocabulary row
-        self.embeddings = self.add_weight(
-            name="embeddings",
-            shape=(rows, self.embedding_dim),
-            initializer=self.embeddings_initializer,
-            regularizer=self.embeddings_regularizer,
-            autocast=False,  # gathered rows are cast, not the table
+        self.embeddings = add_table(
+            self,
+            "embeddings",
+            (rows, self.embedding_dim),
+            self.embeddings_initializer,
+            self.embeddings_regularizer,
         )
         self.linear_weights = self.add_weight(
             name="linear_weights",

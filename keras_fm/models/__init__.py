@@ -27,6 +27,7 @@ from keras_fm.models.tasks import (
     table_entries,
     task_loss,
     task_metrics,
+    xla_by_default,
 )
 from keras_fm.models.xdeepfm import build_xdeepfm
 
@@ -71,4 +72,5 @@ __all__ = [
     "task_loss",
     "task_metrics",
     "training_defaults",
+    "xla_by_default",
 ]

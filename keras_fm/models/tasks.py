@@ -15,6 +15,7 @@ from keras_fm.distribute import (
     worker_count,
 )
 from keras_fm.models.output_range import OutputRange
+from keras_fm.optimizers.sparse_rows import RowSparseMixin
 from keras_fm.registration import register
 
 TASKS = ("binary", "regression")
@@ -85,13 +86,15 @@ def task_metrics(task: str) -> list[Any]:
     return [keras.metrics.RootMeanSquaredError(name="rmse")]
 
 
-# Tables up to this many entries train faster with dense Adam under XLA (a
-# dense update of a small table is cheaper than deduplicating the rows of a
-# batch); larger ones with LazyAdam without XLA. Measured on 2 cores (FM k=16,
-# batch 4096, two runs each; dense with `STEPS_PER_EXECUTION`): 1.7e6 entries
-# dense 642k/680k ex/s vs lazy 512k/506k; 5.1e6 entries dense 278k/296k vs
-# lazy 435k/459k (one step per call, before grouped steps: 3.4e5 entries
-# dense 444k vs lazy 217k, 1.6e6 dense 226k vs lazy 305k).
+# Tables up to this many entries train with dense Adam (a dense update of a
+# small table is cheaper than deduplicating the rows of a batch); larger ones
+# with LazyAdam, which moves only the rows a batch uses; both under XLA when
+# the model can be compiled. Measured on 2 cores (FM k=16, batch 4096, 32
+# steps per call, under XLA, one run each): 1e4 ids (1.7e5 entries) dense
+# 1.67M ex/s vs lazy 1.45M; 3e4 ids 1.37M vs 1.39M; 1e5 ids (1.7e6 entries)
+# 0.85M vs 1.23M. The bound stays where it was set before LazyAdam ran under
+# XLA, so that tables of up to 2e6 entries keep the optimizer (and accuracy)
+# they had; between 5e5 and 2e6 entries, LazyAdam is up to 1.45x faster.
 DENSE_UPDATE_ENTRIES = 2_000_000
 
 # Training, evaluation and prediction steps run per call into TensorFlow
@@ -99,11 +102,12 @@ DENSE_UPDATE_ENTRIES = 2_000_000
 # Keras's Python work between two steps costs as much as a whole step of a
 # small model. Measured on 2 cores (FM k=16, 1e4 ids, batch 4096, Adam under
 # XLA, two runs each): 1 step 0.67-0.95M ex/s; 8: 1.83-1.98M; 32:
-# 1.60-1.86M; 128: 2.06-2.10M. Large tables keep one step per call: grouped,
-# TensorFlow held a second copy of a table (FM, 1e7 ids: peak 3.33 GB
-# against 2.71 GB, for 1.5x the speed). Batch callbacks run after each group
-# of steps; epoch-level ones (early stopping, learning-rate decay,
-# checkpoints) are unaffected.
+# 1.60-1.86M; 128: 2.06-2.10M. Large tables train in groups too when XLA
+# compiles the step (FM, 1e7 ids: 0.53M ex/s against 0.41M one step per
+# call); without XLA they keep one step per call, since grouped TensorFlow
+# held a second copy of a table (FM, 1e7 ids: peak 3.33 GB against 2.71 GB).
+# Batch callbacks run after each group of steps; epoch-level ones (early
+# stopping, learning-rate decay, checkpoints) are unaffected.
 STEPS_PER_EXECUTION = 32
 
 
@@ -171,14 +175,12 @@ def default_optimizer(
     """The optimizer and ``jit_compile`` that train ``model`` fastest.
 
     Small tables (at most `DENSE_UPDATE_ENTRIES` entries in all): stock
-    `keras.optimizers.Adam` under XLA (``jit_compile=True``; Keras's
-    ``"auto"`` leaves XLA off on CPU), or without it when a layer cannot be
-    compiled (e.g. a string lookup) or an input is ragged or sparse (XLA
-    takes dense tensors only). Larger tables:
-    `keras_fm.optimizers.LazyAdam` without XLA, whose steps cost the batch's
-    rows rather than the tables' (XLA would make the row updates dense).
-    Never XLA for a model built under a strategy of several replicas
-    (`keras_fm.distribute.compile_settings`).
+    `keras.optimizers.Adam`. Larger tables: `keras_fm.optimizers.LazyAdam`,
+    whose steps cost the batch's rows rather than the tables'. Both under
+    XLA (``jit_compile=True``; Keras's ``"auto"`` leaves XLA off on CPU)
+    unless `xla_by_default` says no: a layer cannot be compiled (e.g. a
+    string lookup), an input is ragged or sparse (XLA takes dense tensors
+    only), or the model was built under a strategy of several replicas.
 
     Args:
         model: the model.
@@ -195,22 +197,45 @@ def default_optimizer(
 
     if learning_rate is None:
         learning_rate = training_defaults(model.name)["learning_rate"]
+    jit_compile = xla_by_default(model)
     if table_entries(model) <= DENSE_UPDATE_ENTRIES:
-        jit_compile = _compilable(model) and compile_settings(model) is None
         return keras.optimizers.Adam(learning_rate), jit_compile
-    return LazyAdam(learning_rate), False
+    return LazyAdam(learning_rate), jit_compile
 
 
-def default_steps_per_execution(model: keras.Model) -> int:
-    """`STEPS_PER_EXECUTION` for tables of at most `DENSE_UPDATE_ENTRIES`, else 1.
+def xla_by_default(model: keras.Model) -> bool:
+    """Whether ``model`` trains under XLA by default: it can be compiled
+    (dense inputs, compilable layers) and was not built under a strategy of
+    several replicas.
 
     Args:
         model: the model.
 
     Returns:
+        The default ``jit_compile`` of `compile_for_task` for the model with
+        its default optimizer or one of `keras_fm.optimizers`.
+    """
+    return _compilable(model) and compile_settings(model) is None
+
+
+def default_steps_per_execution(
+    model: keras.Model, jit_compile: bool | None = None
+) -> int:
+    """`STEPS_PER_EXECUTION`, or 1 for large tables trained without XLA.
+
+    Args:
+        model: the model.
+        jit_compile: whether it trains under XLA. Defaults to
+            `xla_by_default`.
+
+    Returns:
         The ``steps_per_execution`` to compile ``model`` with.
     """
-    return STEPS_PER_EXECUTION if table_entries(model) <= DENSE_UPDATE_ENTRIES else 1
+    if jit_compile is None:
+        jit_compile = xla_by_default(model)
+    if jit_compile or table_entries(model) <= DENSE_UPDATE_ENTRIES:
+        return STEPS_PER_EXECUTION
+    return 1
 
 
 def check_optimizer_strategy(optimizer: Any, model: keras.Model) -> None:
@@ -253,21 +278,21 @@ def compile_for_task(
         task: `"binary"` or `"regression"`. Defaults to the task the model
             was built for (`model_task`); given, it must agree with it.
         optimizer: Defaults to `default_optimizer(model)`: Adam at the
-            model's default learning rate (`TRAINING_DEFAULTS`), dense and
-            under XLA for small tables, row-sparse
-            (`keras_fm.optimizers.LazyAdam`) without XLA for large ones.
-            An optimizer instance must come from the scope the model was
-            built in (as Keras requires under `tf.distribute`); a name such
-            as `"adam"` is created there.
+            model's default learning rate (`TRAINING_DEFAULTS`), dense for
+            small tables, row-sparse (`keras_fm.optimizers.LazyAdam`) for
+            large ones. An optimizer instance must come from the scope the
+            model was built in (as Keras requires under `tf.distribute`); a
+            name such as `"adam"` is created there. The optimizer's slots
+            are made here when the model is built.
         **kwargs: other `model.compile` arguments. ``jit_compile`` defaults
-            to the one `default_optimizer` gives without an ``optimizer``,
-            and to `False` with one (XLA makes row-sparse updates dense);
-            with XLA, `evaluate` and `predict` still run without it (each
-            new batch shape would cost a compilation).
-            ``steps_per_execution`` defaults to
-            `default_steps_per_execution(model)`: 32 steps in one call into
-            TensorFlow (a smaller last group when the data runs out) for
-            small tables, 1 for large ones. For a model built inside the
+            to `xla_by_default(model)` without an ``optimizer`` or with one
+            of `keras_fm.optimizers`, and to `False` with another (XLA
+            makes Keras's row-sparse updates dense); with XLA, `evaluate`
+            and `predict` still run without it (each new batch shape would
+            cost a compilation). ``steps_per_execution`` defaults to
+            `default_steps_per_execution(model, jit_compile)`: 32 steps in
+            one call into TensorFlow (a smaller last group when the data
+            runs out), 1 for large tables without XLA. For a model built inside the
             scope of a `tf.distribute` strategy of several replicas or
             workers, both default to what works there (no XLA, one step per
             call; see `keras_fm.distribute`), the model takes ragged and
@@ -304,8 +329,13 @@ def compile_for_task(
             kwargs.setdefault("jit_compile", jit_compile)
         optimizer = keras.optimizers.get(optimizer)
     check_optimizer_strategy(optimizer, model)
+    if isinstance(optimizer, RowSparseMixin):
+        kwargs.setdefault("jit_compile", xla_by_default(model))
     kwargs.setdefault("jit_compile", False)
-    kwargs.setdefault("steps_per_execution", default_steps_per_execution(model))
+    kwargs.setdefault(
+        "steps_per_execution",
+        default_steps_per_execution(model, kwargs["jit_compile"]),
+    )
     if distributed is not None:
         prepare_for_strategy(model)
         logger.info(
@@ -323,6 +353,12 @@ def compile_for_task(
     )
     if model.jit_compile:
         _evaluate_without_xla(model)
+    if model.built and not model.optimizer.built:
+        # Now rather than in `fit`, whose first step leaves a table-sized
+        # temporary in the process's memory when the slots are made there
+        # (FM, 1e7 ids: peak 3.65 GB against 3.04 GB).
+        with model.distribute_strategy.scope():
+            model.optimizer.build(model.trainable_variables)
     return model
 
 

@@ -6,16 +6,16 @@ import keras
 from keras import ops
 
 from keras_fm.optimizers.sparse_rows import (
+    RowSparseMixin,
     is_row_sparse,
     read_rows,
-    unique_rows,
     write_rows,
 )
 from keras_fm.registration import register
 
 
 @register
-class LazyAdam(keras.optimizers.Adam):
+class LazyAdam(RowSparseMixin, keras.optimizers.Adam):
     """Adam that updates embedding rows (and their moments) only when used.
 
     For a dense gradient this is `keras.optimizers.Adam`, bit for bit. For a
@@ -76,8 +76,7 @@ class LazyAdam(keras.optimizers.Adam):
         alpha = lr * ops.sqrt(1 - beta_2_power) / (1 - beta_1_power)
         index = self._get_variable_index(variable)
         m, v = self._momentums[index], self._velocities[index]
-        rows, grad = unique_rows(gradient)
-        grad = ops.cast(grad, dtype)
+        rows, grad = self.rows_and_gradient(gradient, variable)
         m_rows = read_rows(m, rows)
         v_rows = read_rows(v, rows)
         m_rows = m_rows + (grad - m_rows) * (1 - self.beta_1)

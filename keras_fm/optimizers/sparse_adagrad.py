@@ -6,16 +6,16 @@ import keras
 from keras import ops
 
 from keras_fm.optimizers.sparse_rows import (
+    RowSparseMixin,
     is_row_sparse,
     read_rows,
-    unique_rows,
     write_rows,
 )
 from keras_fm.registration import register
 
 
 @register
-class SparseAdagrad(keras.optimizers.Adagrad):
+class SparseAdagrad(RowSparseMixin, keras.optimizers.Adagrad):
     """`keras.optimizers.Adagrad` with row-sparse updates of embedding tables.
 
     Adagrad leaves a row with a zero gradient unchanged, so updating only the
@@ -58,8 +58,7 @@ class SparseAdagrad(keras.optimizers.Adagrad):
         dtype = variable.dtype
         lr = ops.cast(learning_rate, dtype)
         accumulator = self._accumulators[self._get_variable_index(variable)]
-        rows, grad = unique_rows(gradient)
-        grad = ops.cast(grad, dtype)
+        rows, grad = self.rows_and_gradient(gradient, variable)
         accumulated = read_rows(accumulator, rows) + ops.square(grad)
         write_rows(self, accumulator, rows, accumulated)
         step_rows = lr * grad / ops.sqrt(accumulated + self.epsilon)

@@ -6,16 +6,16 @@ import keras
 from keras import ops
 
 from keras_fm.optimizers.sparse_rows import (
+    RowSparseMixin,
     is_row_sparse,
     read_rows,
-    unique_rows,
     write_rows,
 )
 from keras_fm.registration import register
 
 
 @register
-class SparseFtrl(keras.optimizers.Ftrl):
+class SparseFtrl(RowSparseMixin, keras.optimizers.Ftrl):
     """`keras.optimizers.Ftrl` with row-sparse updates of embedding tables.
 
     For a row-sparse gradient (a `tf.IndexedSlices`) the touched rows'
@@ -51,8 +51,7 @@ class SparseFtrl(keras.optimizers.Ftrl):
         lr = ops.cast(learning_rate, dtype)
         index = self._get_variable_index(variable)
         accumulator, linear = self._accumulators[index], self._linears[index]
-        rows, grad = unique_rows(gradient)
-        grad = ops.cast(grad, dtype)
+        rows, grad = self.rows_and_gradient(gradient, variable)
         weights = read_rows(variable, rows)
         accum = read_rows(accumulator, rows)
         lin = read_rows(linear, rows)

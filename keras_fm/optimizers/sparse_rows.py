@@ -2,7 +2,9 @@
 
 from typing import Any
 
+import keras
 import tensorflow as tf
+from tensorflow.python.ops import control_flow_util
 
 from keras_fm.sparse_read import gather_rows
 
@@ -19,6 +21,72 @@ def unique_rows(gradient: tf.IndexedSlices) -> tuple[Any, Any]:
     return rows, summed
 
 
+def representatives(indices: Any, scratch: Any) -> Any:
+    """For each position of ``indices``, a position holding the same index.
+
+    ``tf.unique`` cannot be compiled by XLA (its output's length depends on
+    the data). Here every position writes itself into ``scratch`` (an int32
+    vector with a slot per table row) at its index; one write per index
+    wins, and reading the slots back names, for every position, the
+    representative of its index. The scratch holds nothing between calls.
+
+    Args:
+        indices: int32 `(n,)` row indices, with repeats.
+        scratch: a `tf.Variable` of int32 with at least ``max(indices) + 1``
+            entries.
+
+    Returns:
+        int32 `(n,)`: equal entries exactly where the indices are equal, and
+        ``representatives[p] == p`` at one position per distinct index.
+    """
+    positions = tf.range(tf.shape(indices)[0])
+    scratch.scatter_update(tf.IndexedSlices(positions, indices))
+    return tf.gather(scratch, indices)
+
+
+def summed_rows(
+    gradient: tf.IndexedSlices, representative: Any, num_rows: int
+) -> tuple[Any, Any]:
+    """``(rows, summed)``: `unique_rows` for XLA, in the gradient's own length.
+
+    The values are summed at each index's representative position (see
+    `representatives`); every other position gets the row ``num_rows``,
+    past the table's end, whose reads XLA clamps and whose writes XLA
+    skips, so an update computed from these rows writes each row once. Only
+    for XLA: TensorFlow without it rejects rows past the end.
+
+    Args:
+        gradient: a `tf.IndexedSlices` of a table of ``num_rows`` rows.
+        representative: `representatives` of its indices.
+        num_rows: the table's rows.
+
+    Returns:
+        ``(rows, summed)`` of the length and shape of the gradient's indices
+        and values.
+    """
+    count = tf.shape(representative)[0]
+    own = tf.equal(representative, tf.range(count))
+    rows = tf.where(own, tf.cast(gradient.indices, tf.int32), num_rows)
+    summed = tf.math.unsorted_segment_sum(gradient.values, representative, count)
+    return rows, summed
+
+
+def indices_source(indices: Any) -> Any:
+    """A key naming where a gradient's indices come from: the ids a gather
+    took (its gradient reshapes them), so that the gradients of two tables
+    gathered with the same ids share one key."""
+    op = getattr(indices, "op", None)
+    if op is not None and op.type == "Reshape":
+        return op.inputs[0].name  # unique in its graph
+    return getattr(indices, "name", None) or indices.ref()
+
+
+def in_xla() -> bool:
+    """Whether the function being traced is compiled by XLA (``jit_compile``)."""
+    graph = tf.compat.v1.get_default_graph()
+    return control_flow_util.GraphOrParentsInXlaContext(graph)
+
+
 def read_rows(variable: Any, rows: Any) -> Any:
     """The given rows of a Keras or TensorFlow variable."""
     return gather_rows(variable, rows)
@@ -31,3 +99,67 @@ def write_rows(optimizer: Any, variable: Any, rows: Any, values: Any) -> None:
     works under `tf.distribute`).
     """
     optimizer.assign(variable, tf.IndexedSlices(values, rows))
+
+
+class _Scratches:
+    """The scratch vectors of `RowSparseMixin`, one per table size, and the
+    representatives found in the function being traced, by the source of
+    their indices. Kept out of Keras's and TensorFlow's tracking, so that
+    they are neither saved nor restored (they hold nothing)."""
+
+    def __init__(self) -> None:
+        self.by_rows: dict[int, tf.Variable] = {}
+        self.graph: Any = None
+        self.found: dict[Any, Any] = {}
+
+    def representatives(self, indices: Any, num_rows: int) -> Any:
+        """`representatives` of ``indices``, found once per traced function
+        for indices of the same source (the first and second-order tables
+        of a batch are gathered with the same ids)."""
+        graph = tf.compat.v1.get_default_graph()
+        if graph is not self.graph:
+            self.graph, self.found = graph, {}
+        key = (indices_source(indices), num_rows)
+        if key not in self.found:
+            indices = tf.cast(indices, tf.int32)
+            self.found[key] = representatives(indices, self.by_rows[num_rows])
+        return self.found[key]
+
+
+class RowSparseMixin:
+    """What the row-sparse optimizers share: a row deduplication that runs
+    with and without XLA.
+
+    Without XLA, the rows of a row-sparse gradient are deduplicated by
+    ``tf.unique`` (`unique_rows`); under XLA (``jit_compile=True``), which
+    cannot compile ``tf.unique``, through an int32 scratch vector per table
+    size (`representatives`, `summed_rows`; 4 bytes per row, created in
+    `build`, never saved), found once for the tables a batch gathers with
+    the same ids. Not under a strategy of several replicas, which never
+    compiles with XLA.
+    """
+
+    def build(self, var_list: Any) -> None:
+        super().build(var_list)  # type: ignore[misc]
+        self._row_scratch = _Scratches()
+        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            return
+        for variable in var_list:
+            rows = variable.shape[0] if len(variable.shape) >= 1 else None
+            if rows and rows not in self._row_scratch.by_rows:
+                self._row_scratch.by_rows[rows] = tf.Variable(
+                    tf.zeros((rows,), tf.int32), trainable=False
+                )
+
+    def rows_and_gradient(self, gradient: Any, variable: Any) -> tuple[Any, Any]:
+        """``(rows, summed gradient rows)`` of a row-sparse ``gradient``,
+        cast to the variable's dtype: `unique_rows` without XLA,
+        `summed_rows` under it."""
+        scratches = getattr(self, "_row_scratch", None)
+        num_rows = int(variable.shape[0])
+        if scratches is None or num_rows not in scratches.by_rows or not in_xla():
+            rows, grad = unique_rows(gradient)
+        else:
+            representative = scratches.representatives(gradient.indices, num_rows)
+            rows, grad = summed_rows(gradient, representative, num_rows)
+        return rows, keras.ops.cast(grad, variable.dtype)

@@ -1,5 +1,6 @@
-"""compile_for_task's defaults: dense Adam under XLA for small tables, LazyAdam
-else; several steps per call into TensorFlow."""
+"""compile_for_task's defaults: dense Adam for small tables, LazyAdam else,
+both under XLA where the model compiles; several steps per call into
+TensorFlow."""
 
 import keras
 import numpy as np
@@ -17,9 +18,10 @@ from keras_fm.models import (
     build_sparse_fm,
     compile_for_task,
     default_optimizer,
+    default_steps_per_execution,
     table_entries,
 )
-from keras_fm.optimizers import LazyAdam
+from keras_fm.optimizers import LazyAdam, SparseAdagrad, SparseFtrl
 from keras_fm.ranking import PairwiseRanker
 
 
@@ -47,14 +49,24 @@ def test_small_tables_train_with_dense_adam_under_xla():
     assert type(model.optimizer) is keras.optimizers.Adam
 
 
-def test_large_tables_train_with_lazy_adam_without_xla():
+def test_large_tables_train_with_lazy_adam_under_xla():
     rows = DENSE_UPDATE_ENTRIES // 10 + 1
     model = build_fm([IdFeature("user", rows), IdFeature("item", 50)], embedding_dim=10)
     assert table_entries(model) > DENSE_UPDATE_ENTRIES
     optimizer, jit_compile = default_optimizer(model)
-    assert isinstance(optimizer, LazyAdam) and jit_compile is False
+    assert isinstance(optimizer, LazyAdam) and jit_compile is True
     compile_for_task(model, "binary")
-    assert model.jit_compile is False and isinstance(model.optimizer, LazyAdam)
+    assert model.jit_compile is True and isinstance(model.optimizer, LazyAdam)
+    assert model.steps_per_execution == STEPS_PER_EXECUTION
+    assert model.optimizer.built  # slots made before fit
+
+
+def test_large_tables_without_xla_keep_one_step_per_call():
+    rows = DENSE_UPDATE_ENTRIES // 10 + 1
+    genre = IdFeature("genre", 10, multivalent=True)  # ragged: no XLA
+    model = build_fm([IdFeature("user", rows), genre], embedding_dim=10)
+    compile_for_task(model, "binary")
+    assert model.jit_compile is False and model.steps_per_execution == 1
 
 
 def test_models_that_cannot_be_compiled_by_xla_run_without_it():
@@ -83,7 +95,15 @@ def test_explicit_arguments_win(jit_compile):
     compile_for_task(model, "binary", optimizer, jit_compile=jit_compile)
     assert model.optimizer is optimizer and model.jit_compile is jit_compile
     compile_for_task(model, "binary", keras.optimizers.SGD(0.1))
-    assert model.jit_compile is False  # row-sparse optimizers dislike XLA
+    assert model.jit_compile is False  # Keras's row-sparse updates dislike XLA
+
+
+@pytest.mark.parametrize("cls", [LazyAdam, SparseAdagrad, SparseFtrl])
+def test_the_packages_row_sparse_optimizers_run_under_xla(cls):
+    model = compile_for_task(build_fm([IdFeature("user", 10)]), "binary", cls(0.1))
+    assert model.jit_compile is True
+    ragged = build_fm([IdFeature("genre", 10, multivalent=True)])
+    assert compile_for_task(ragged, "binary", cls(0.1)).jit_compile is False
 
 
 def _steps_data(num_rows, batch_size=16, seed=0):
@@ -105,9 +125,11 @@ def test_several_steps_per_execution_by_default():
     assert STEPS_PER_EXECUTION == 32
     assert _steps_model().steps_per_execution == STEPS_PER_EXECUTION
     assert _steps_model(steps_per_execution=1).steps_per_execution == 1
-    rows = DENSE_UPDATE_ENTRIES // 10 + 1  # a large table: one step per call
+    rows = DENSE_UPDATE_ENTRIES // 10 + 1  # a large table: grouped under XLA
     large = build_fm([IdFeature("user", rows), IdFeature("item", 5)], embedding_dim=9)
-    assert compile_for_task(large, "binary").steps_per_execution == 1
+    assert compile_for_task(large, "binary").steps_per_execution == 32
+    assert default_steps_per_execution(large, jit_compile=False) == 1
+    assert default_steps_per_execution(large, jit_compile=True) == 32
 
 
 @pytest.mark.parametrize("num_batches", [7, 70])  # fewer than a group; 2 groups + 6

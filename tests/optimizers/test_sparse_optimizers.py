@@ -125,3 +125,93 @@ def test_serialization_and_model_fit(cls, tmp_path):
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert type(loaded.optimizer) is cls
+
+
+def test_representatives_name_one_position_per_index():
+    from keras_fm.optimizers.sparse_rows import representatives
+
+    indices = np.random.default_rng(4).integers(0, 30, 200).astype("int32")
+    scratch = tf.Variable(tf.fill((30,), -7))
+    found = representatives(tf.constant(indices), scratch).numpy()
+    np.testing.assert_array_equal(indices[found], indices)  # same index
+    np.testing.assert_array_equal(found[found], found)  # a fixed point
+    own = found == np.arange(len(indices))
+    assert sorted(indices[own]) == sorted(set(indices))  # one per index
+
+
+def test_summed_rows_under_xla_sum_each_row_once():
+    from keras_fm.optimizers.sparse_rows import representatives, summed_rows
+
+    rng = np.random.default_rng(5)
+    indices = rng.integers(0, ROWS, 40).astype("int32")
+    values = rng.normal(size=(40, DIM)).astype("float32")
+    scratch = tf.Variable(tf.zeros((ROWS,), tf.int32))
+
+    @tf.function(jit_compile=True)
+    def rows_and_sums(indices, values):
+        gradient = tf.IndexedSlices(values, indices, tf.constant([ROWS, DIM]))
+        return summed_rows(gradient, representatives(indices, scratch), ROWS)
+
+    rows, sums = (t.numpy() for t in rows_and_sums(indices, values))
+    kept = rows < ROWS
+    assert sorted(rows[kept]) == sorted(set(indices))
+    assert (rows[~kept] == ROWS).all()  # past the end: skipped by XLA's writes
+    for row, total in zip(rows[kept], sums[kept], strict=True):
+        np.testing.assert_allclose(total, values[indices == row].sum(0), rtol=1e-5)
+
+
+@pytest.mark.parametrize(("sparse", "dense", "kwargs"), CASES)
+def test_under_xla_equal_to_without(sparse, dense, kwargs):
+    """XLA cannot compile tf.unique: the scratch path must give the same steps."""
+    gradients = sparse_gradients(6, steps=5)
+    eager = run(sparse(**kwargs), gradients)
+    optimizer = sparse(**kwargs)
+    start = np.random.default_rng(0).normal(size=(ROWS, DIM)).astype("float32")
+    variable = keras.Variable(start)
+    bias = keras.Variable(np.ones(DIM, "float32"))
+    optimizer.build([variable, bias])
+
+    @tf.function(jit_compile=True)
+    def step(values, indices, bias_gradient):
+        gradient = tf.IndexedSlices(values, indices, tf.constant([ROWS, DIM]))
+        optimizer.apply_gradients([(gradient, variable), (bias_gradient, bias)])
+
+    for index, gradient in enumerate(gradients):
+        bias_gradient = tf.constant(np.full(DIM, 0.1 * (index + 1), "float32"))
+        step(gradient.values, tf.cast(gradient.indices, "int32"), bias_gradient)
+    np.testing.assert_allclose(np.array(variable), eager[0], rtol=1e-5, atol=1e-6)
+    slots = [np.array(v) for v in optimizer.variables[2:]]
+    for mine, theirs in zip(slots, eager[3], strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [LazyAdam, SparseAdagrad, SparseFtrl])
+def test_scratch_is_not_state(cls):
+    """The scratch vectors hold nothing: not among the variables Keras saves."""
+    stock = {LazyAdam: keras.optimizers.Adam, SparseAdagrad: keras.optimizers.Adagrad}
+    reference = stock.get(cls, keras.optimizers.Ftrl)()
+    variables = [keras.Variable(np.zeros((ROWS, DIM), "float32"))]
+    optimizer = cls()
+    optimizer.build(variables)
+    reference.build(variables)
+    assert len(optimizer.variables) == len(reference.variables)
+    assert list(optimizer._row_scratch.by_rows) == [ROWS]
+
+
+def test_a_model_trains_the_same_with_and_without_xla():
+    from keras_fm.features import IdFeature
+    from keras_fm.models import build_fm, compile_for_task
+
+    rng = np.random.default_rng(1)
+    x = {"u": rng.integers(0, 50, 640), "i": rng.integers(0, 40, 640)}
+    y = ((x["u"] % 2) | (x["i"] < 10)).astype("float32")
+    weights = []
+    for jit_compile in (True, False):
+        keras.utils.set_random_seed(2)
+        model = build_fm([IdFeature("u", 50), IdFeature("i", 40)], embedding_dim=4)
+        compile_for_task(model, "binary", LazyAdam(0.05), jit_compile=jit_compile)
+        assert model.jit_compile is jit_compile
+        model.fit(x, y, batch_size=64, epochs=3, shuffle=False, verbose=0)
+        weights.append(model.get_weights())
+    for xla, plain in zip(*weights, strict=True):
+        np.testing.assert_allclose(xla, plain, rtol=1e-4, atol=1e-5)

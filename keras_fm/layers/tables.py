@@ -1,0 +1,84 @@
+"""Embedding tables created without holding several copies of them at once."""
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+# Tables of more entries are filled block by block. A random initializer
+# computes a whole table in several temporaries (a draw, its scaling, its
+# shift), which the allocator keeps: a 1e7 x 16 float32 table (640 MB) built
+# at once raised the process's resident memory by 2.0 GB, built by blocks of
+# this size by the table alone.
+BLOCK_ENTRIES = 1 << 22
+
+# Initializers that draw each entry independently of the table's shape, so
+# that filling it by blocks draws from the same distribution.
+_ELEMENTWISE = (
+    keras.initializers.RandomNormal,
+    keras.initializers.RandomUniform,
+    keras.initializers.TruncatedNormal,
+)
+
+
+def add_table(
+    layer: keras.layers.Layer,
+    name: str,
+    shape: tuple[int, ...],
+    initializer: Any,
+    regularizer: Any = None,
+) -> keras.Variable:
+    """``layer.add_weight`` for an embedding table, filled by blocks when large.
+
+    Tables of more than `BLOCK_ENTRIES` entries with a random initializer
+    whose entries are independent of the shape (`RandomNormal`,
+    `RandomUniform`, `TruncatedNormal`) are created as zeros and filled
+    `BLOCK_ENTRIES` entries at a time, each block a fresh draw of the same
+    distribution (a seeded initializer gives the same table on every run,
+    but not the table it would give in one piece). Smaller tables, other
+    initializers and tables under a `tf.distribute` strategy are created in
+    one piece. The table is not autocast: gathered rows are cast instead.
+
+    Args:
+        layer: the layer that owns the table.
+        name: the weight's name.
+        shape: its shape, rows first.
+        initializer: a Keras initializer.
+        regularizer: Optional Keras regularizer of the whole table.
+
+    Returns:
+        The `keras.Variable`.
+    """
+    initializer = keras.initializers.get(initializer)
+    by_blocks = (
+        int(np.prod(shape)) > BLOCK_ENTRIES
+        and isinstance(initializer, _ELEMENTWISE)
+        and not tf.distribute.has_strategy()
+    )
+    table = layer.add_weight(
+        name=name,
+        shape=shape,
+        initializer="zeros" if by_blocks else initializer,
+        regularizer=regularizer,
+        autocast=False,
+    )
+    if by_blocks:
+        _fill_by_blocks(table, initializer)
+    return table
+
+
+def _fill_by_blocks(table: keras.Variable, initializer: Any) -> None:
+    """Assigns ``initializer``'s draws to ``table``, a block of rows at a time."""
+    config = initializer.get_config()
+    draws = type(initializer).from_config(
+        {**config, "seed": keras.random.SeedGenerator(config.get("seed"))}
+    )
+    rows, width = table.shape[0], int(np.prod(table.shape[1:]))
+    block = max(1, BLOCK_ENTRIES // max(width, 1))
+    variable = table.value
+    for start in range(0, rows, block):
+        stop = min(rows, start + block)
+        values = draws((stop - start, *table.shape[1:]))
+        # A scatter writes in place; a sliced assign copied the whole table.
+        variable.scatter_update(tf.IndexedSlices(values, tf.range(start, stop)))
