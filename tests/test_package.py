@@ -20,6 +20,7 @@ def test_public_layers():
         "AFMInteraction",
         "ANOVAInteraction",
         "CIN",
+        "Dropout",
         "FMInteraction",
         "FieldAwareEmbedding",
         "FieldAwareFM",
@@ -61,6 +62,7 @@ def test_every_init_argument_is_a_public_attribute_in_the_config(cls):
         "num_features": 5,
         "num_samples": 2,
         "degree": 3,
+        "rate": 0.5,
     }
     layer = cls(**{p.name: required[p.name] for p in parameters if p.name in required})
     config = layer.get_config()

@@ -3,6 +3,7 @@
 from keras_fm.layers.afm_interaction import AFMInteraction
 from keras_fm.layers.anova_interaction import ANOVAInteraction
 from keras_fm.layers.cin import CIN
+from keras_fm.layers.dropout import Dropout
 from keras_fm.layers.field_aware_embedding import FieldAwareEmbedding
 from keras_fm.layers.field_aware_fm import FieldAwareFM
 from keras_fm.layers.field_embedding import FieldEmbedding
@@ -18,6 +19,7 @@ __all__ = [
     "CIN",
     "AFMInteraction",
     "ANOVAInteraction",
+    "Dropout",
     "FMInteraction",
     "FieldAwareEmbedding",
     "FieldAwareFM",

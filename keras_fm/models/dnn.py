@@ -5,7 +5,7 @@ from typing import Any
 
 import keras
 
-from keras_fm.layers import GlobalBatchNormalization
+from keras_fm.layers import Dropout, GlobalBatchNormalization
 
 # Batch norm as in PyTorch (momentum 0.1 of the new batch, epsilon 1e-5), where
 # the published CTR settings were tuned. With Keras's defaults (0.99, 1e-3)
@@ -61,5 +61,5 @@ def dnn_tower(
             x = batch_normalization(f"{name}_batch_norm_{index}")(x)
         x = keras.layers.Activation(activation, name=f"{name}_activation_{index}")(x)
         if dropout:
-            x = keras.layers.Dropout(dropout, name=f"{name}_dropout_{index}")(x)
+            x = Dropout(dropout, name=f"{name}_dropout_{index}")(x)
     return x

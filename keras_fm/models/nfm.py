@@ -7,7 +7,7 @@ import keras
 
 from keras_fm.defaults import MODEL_DEFAULTS
 from keras_fm.features import Feature
-from keras_fm.layers import FMInteraction
+from keras_fm.layers import Dropout, FMInteraction
 from keras_fm.models.dnn import batch_normalization
 from keras_fm.models.inputs import feature_inputs
 from keras_fm.models.parts import dnn_logit, field_embedding, finish
@@ -75,7 +75,7 @@ def build_nfm(
     if batch_norm:
         pooled = batch_normalization("bi_interaction_batch_norm")(pooled)
     if dropout:
-        pooled = keras.layers.Dropout(dropout, name="bi_interaction_dropout")(pooled)
+        pooled = Dropout(dropout, name="bi_interaction_dropout")(pooled)
     deep = dnn_logit(
         pooled, dnn_units, dnn_activation, dropout, batch_norm, flatten=False
     )

@@ -15,6 +15,7 @@ from keras_fm.distribute import (
     worker_count,
 )
 from keras_fm.models.output_range import OutputRange
+from keras_fm.models.table_penalties import place_table_penalties
 from keras_fm.optimizers.sparse_rows import RowSparseMixin
 from keras_fm.registration import register
 
@@ -283,7 +284,12 @@ def compile_for_task(
             large ones. An optimizer instance must come from the scope the
             model was built in (as Keras requires under `tf.distribute`); a
             name such as `"adam"` is created there. The optimizer's slots
-            are made here when the model is built.
+            are made here when the model is built. A row-sparse optimizer
+            (`keras_fm.optimizers`) takes over the tables' whole-table L1/L2
+            penalties (the deep models' defaults) and applies them to the
+            rows each step updates, so that a step costs the batch's rows
+            rather than the tables' (`place_table_penalties`); another
+            optimizer gets them back on the tables.
         **kwargs: other `model.compile` arguments. ``jit_compile`` defaults
             to `xla_by_default(model)` without an ``optimizer`` or with one
             of `keras_fm.optimizers`, and to `False` with another (XLA
@@ -353,6 +359,8 @@ def compile_for_task(
     )
     if model.jit_compile:
         _evaluate_without_xla(model)
+    if model.built:
+        place_table_penalties(model, model.optimizer)
     if model.built and not model.optimizer.built:
         # Now rather than in `fit`, whose first step leaves a table-sized
         # temporary in the process's memory when the slots are made there

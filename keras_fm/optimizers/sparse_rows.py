@@ -4,9 +4,10 @@ from typing import Any
 
 import keras
 import tensorflow as tf
-from tensorflow.python.ops import control_flow_util
 
+from keras_fm.optimizers.row_penalties import penalty_gradient
 from keras_fm.sparse_read import gather_rows
+from keras_fm.xla_context import in_xla
 
 
 def is_row_sparse(gradient: Any) -> bool:
@@ -81,12 +82,6 @@ def indices_source(indices: Any) -> Any:
     return getattr(indices, "name", None) or indices.ref()
 
 
-def in_xla() -> bool:
-    """Whether the function being traced is compiled by XLA (``jit_compile``)."""
-    graph = tf.compat.v1.get_default_graph()
-    return control_flow_util.GraphOrParentsInXlaContext(graph)
-
-
 def read_rows(variable: Any, rows: Any) -> Any:
     """The given rows of a Keras or TensorFlow variable."""
     return gather_rows(variable, rows)
@@ -101,16 +96,19 @@ def write_rows(optimizer: Any, variable: Any, rows: Any, values: Any) -> None:
     optimizer.assign(variable, tf.IndexedSlices(values, rows))
 
 
-class _Scratches:
-    """The scratch vectors of `RowSparseMixin`, one per table size, and the
-    representatives found in the function being traced, by the source of
-    their indices. Kept out of Keras's and TensorFlow's tracking, so that
-    they are neither saved nor restored (they hold nothing)."""
+class _RowState:
+    """What `RowSparseMixin` keeps beside Keras's slots: the scratch vectors,
+    one per table size; the representatives found in the function being
+    traced, by the source of their indices; the tables' penalties applied to
+    the rows each step updates (`keras_fm.optimizers.row_penalties`). Kept
+    out of Keras's and TensorFlow's tracking: the scratches hold nothing to
+    save, and the penalties belong to the model's layers."""
 
     def __init__(self) -> None:
         self.by_rows: dict[int, tf.Variable] = {}
         self.graph: Any = None
         self.found: dict[Any, Any] = {}
+        self.penalties: dict[Any, Any] = {}
 
     def representatives(self, indices: Any, num_rows: int) -> Any:
         """`representatives` of ``indices``, found once per traced function
@@ -137,29 +135,55 @@ class RowSparseMixin:
     `build`, never saved), found once for the tables a batch gathers with
     the same ids. Not under a strategy of several replicas, which never
     compiles with XLA.
+
+    Whole-table L1/L2 penalties handed over by `penalize_rows` (as
+    `keras_fm.models.compile_for_task` does for the model's tables) add
+    their gradient to the rows each step updates.
     """
 
     def build(self, var_list: Any) -> None:
         super().build(var_list)  # type: ignore[misc]
-        self._row_scratch = _Scratches()
+        penalties = getattr(getattr(self, "_row_state", None), "penalties", {})
+        self._row_state = _RowState()
+        self._row_state.penalties = penalties
         if tf.distribute.get_strategy().num_replicas_in_sync > 1:
             return
         for variable in var_list:
             rows = variable.shape[0] if len(variable.shape) >= 1 else None
-            if rows and rows not in self._row_scratch.by_rows:
-                self._row_scratch.by_rows[rows] = tf.Variable(
+            if rows and rows not in self._row_state.by_rows:
+                self._row_state.by_rows[rows] = tf.Variable(
                     tf.zeros((rows,), tf.int32), trainable=False
                 )
+
+    def penalize_rows(self, penalties: Any) -> None:
+        """Applies whole-table penalties to the rows each step updates.
+
+        Args:
+            penalties: pairs ``(variable, regularizer)``, each regularizer
+                an L1, L2 or L1L2 penalty no longer on its variable (see
+                `keras_fm.optimizers.row_penalties`); replaces earlier ones.
+        """
+        if not hasattr(self, "_row_state"):
+            self._row_state = _RowState()
+        self._row_state.penalties = {
+            self._var_key(variable): regularizer  # type: ignore[attr-defined]
+            for variable, regularizer in penalties
+        }
 
     def rows_and_gradient(self, gradient: Any, variable: Any) -> tuple[Any, Any]:
         """``(rows, summed gradient rows)`` of a row-sparse ``gradient``,
         cast to the variable's dtype: `unique_rows` without XLA,
-        `summed_rows` under it."""
-        scratches = getattr(self, "_row_scratch", None)
+        `summed_rows` under it; with the variable's row penalty's gradient
+        (`penalize_rows`) added."""
+        state = getattr(self, "_row_state", None)
         num_rows = int(variable.shape[0])
-        if scratches is None or num_rows not in scratches.by_rows or not in_xla():
+        if state is None or num_rows not in state.by_rows or not in_xla():
             rows, grad = unique_rows(gradient)
         else:
-            representative = scratches.representatives(gradient.indices, num_rows)
+            representative = state.representatives(gradient.indices, num_rows)
             rows, grad = summed_rows(gradient, representative, num_rows)
-        return rows, keras.ops.cast(grad, variable.dtype)
+        grad = keras.ops.cast(grad, variable.dtype)
+        penalty = state.penalties.get(self._var_key(variable)) if state else None  # type: ignore[attr-defined]
+        if penalty is not None:
+            grad = grad + penalty_gradient(penalty, read_rows(variable, rows))
+        return rows, grad

@@ -195,7 +195,7 @@ def test_scratch_is_not_state(cls):
     optimizer.build(variables)
     reference.build(variables)
     assert len(optimizer.variables) == len(reference.variables)
-    assert list(optimizer._row_scratch.by_rows) == [ROWS]
+    assert list(optimizer._row_state.by_rows) == [ROWS]
 
 
 def test_a_model_trains_the_same_with_and_without_xla():
