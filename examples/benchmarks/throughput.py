@@ -11,15 +11,26 @@ baseline is the plain Keras 3 model a user would write (one
 Each configuration runs in its own process, so that its peak resident memory
 is its own.
 
-Columns: train examples/s (median of 3 epochs after a warm-up epoch),
-predict examples/s, the process's peak resident memory, the bytes of the
-model's weights plus optimizer slots, the train speed as a ratio to the
-baseline on the same data, and the optimizer (`compile_for_task`'s default
-for the model's table size, "+ XLA" when compiled with XLA).
+First lines: the machine (CPU, cores this process may use, vector
+extensions) and its matrix-multiply ceiling (float32 4096 x 4096 matmul in
+TensorFlow, GFLOP/s, median of 5).
+
+Columns: train examples/s (median of 3 epochs after a warm-up epoch) and
+their spread ((max - min) / median of the 3), predict examples/s, the
+process's peak resident memory, the bytes of the model's weights plus
+optimizer slots and the ratio of the two, the train speed as a ratio to the
+baseline on the same data, the fraction of the matmul ceiling the training
+reaches (the dense layers' and CIN's multiply-adds, 3x the forward pass's
+for forward and backward; none for the FMs), and the optimizer
+(`compile_for_task`'s default for the model's table size, "+ XLA" when
+compiled with XLA).
 
 Data: frappe's training file (202,027 rows, 10 fields, 5,382 ids; from
 ../shared/data, see its SOURCE.md) and generated rows (10 fields, ids drawn
-from a Zipf law over 1e4, 1e6 or 1e7 ids, written once as libsvm).
+from a Zipf law over 1e4, 1e6 or 1e7 ids, written once as libsvm). The
+"per-feature" rows read the same file into ten `IdFeature`s of their own
+vocabulary (one table each, as `adapt` gives CSV columns) instead of one
+table shared by position.
 
 Usage: python examples/benchmarks/throughput.py [--only NAME,...] [--rows N]
 """
@@ -57,6 +68,11 @@ for _ids in (10_000, 1_000_000, 10_000_000):
         (f"keras DeepFM 1e{len(str(_ids)) - 1}", "keras_deepfm", _ids, {"k": 16}),
         (f"DeepFM 1e{len(str(_ids)) - 1}", "deepfm", _ids, {"embedding_dim": 16}),
     ]
+for _ids in (1_000_000, 10_000_000):
+    CONFIGS.append(
+        (f"FM 1e{len(str(_ids)) - 1} per-feature", "fm", _ids,
+         {"embedding_dim": 16, "per_feature": True})
+    )  # fmt: skip
 MODEL_SETTINGS = {
     "deepfm": {"dnn_units": (400, 400, 400)},
     "xdeepfm": {"dnn_units": (400, 400, 400), "cin_layer_sizes": (16, 16)},
@@ -80,6 +96,78 @@ def generated_file(folder, num_ids, rows, seed=0):
         for label, row in zip(labels, ids, strict=True):
             handle.write(f"{int(label)} " + " ".join(f"{i}:1" for i in row) + "\n")
     return path
+
+
+def per_feature(dataset, num_ids):
+    """The generated rows as ten `IdFeature`s with a table each: each
+    field's ids counted from 0 within the field, no value input."""
+    import tensorflow as tf
+
+    from keras_fm.features import IdFeature
+
+    per_field = num_ids // FIELDS
+    specs = [IdFeature(f"field_{f}", per_field) for f in range(FIELDS)]
+
+    def local(features, labels):
+        ids = {
+            f"field_{f}": features[f"field_{f}"] - f * per_field for f in range(FIELDS)
+        }
+        return ids, labels
+
+    return specs, dataset.map(local, num_parallel_calls=tf.data.AUTOTUNE).cache()
+
+
+def training_flops(model):
+    """Multiply-adds of the model's dense layers and CIN per example, as
+    FLOPs of a training step (forward and backward: 3 x 2 x multiply-adds)."""
+    import keras
+
+    from keras_fm.layers import CIN
+
+    multiply_adds = 0
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.Dense):
+            multiply_adds += int(np.prod(layer.kernel.shape))
+        elif isinstance(layer, CIN):
+            dim = layer.input.shape[-1] if hasattr(layer, "input") else 1
+            kernels = [w for w in layer.weights if "kernel" in w.path]
+            multiply_adds += dim * sum(int(np.prod(w.shape)) for w in kernels)
+    return 6 * multiply_adds
+
+
+def matmul_ceiling():
+    """TensorFlow's float32 matmul speed here: GFLOP/s of 4096 x 4096, median of 5."""
+    import tensorflow as tf
+
+    a = tf.random.normal((4096, 4096))
+    product = tf.function(lambda x: tf.matmul(x, x))
+    product(a).numpy()
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        product(a).numpy()
+        times.append(time.perf_counter() - start)
+    return 2 * 4096**3 / float(np.median(times)) / 1e9
+
+
+def machine():
+    """The CPU's name, the cores this process may use, its vector extensions."""
+    import os
+
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    name = next(
+        (line.split(":", 1)[1].strip() for line in info.splitlines()
+         if line.startswith("model name")),
+        "unknown CPU",
+    )  # fmt: skip
+    flags = next(
+        (line.split(":", 1)[1].split() for line in info.splitlines()
+         if line.startswith("flags")),
+        [],
+    )  # fmt: skip
+    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile")
+    extensions = [flag for flag in wanted if flag in flags]
+    return f"{name}, {len(os.sched_getaffinity(0))} cores, {' '.join(extensions)}"
 
 
 def keras_baseline(kind, num_ids, k):
@@ -125,15 +213,17 @@ def measure(config, folder, rows):
         "libsvm", num_features=num_ids, num_fields=FIELDS, fields_by_position=True
     )
     dataset = data_format.read(path, "binary", 4096, cache=True)
+    settings = dict(settings)
+    specs = data_format.feature_specs(dataset)
+    if settings.pop("per_feature", False):
+        specs, dataset = per_feature(dataset, num_ids)
     examples = sum(int(labels.shape[0]) for _, labels in dataset)  # fills the cache
     keras.utils.set_random_seed(0)
     if model_name.startswith("keras_"):
         model = keras_baseline(model_name, num_ids + 1, settings["k"])
     else:
         kwargs = {**MODEL_SETTINGS.get(model_name, {}), **settings}
-        model = BUILDERS[model_name](
-            data_format.feature_specs(dataset), task="binary", **kwargs
-        )
+        model = BUILDERS[model_name](specs, task="binary", **kwargs)
         compile_for_task(model, "binary")
     model.fit(dataset, epochs=1, verbose=0)  # warm-up: tracing, slots
     times = []
@@ -149,6 +239,8 @@ def measure(config, folder, rows):
     state += sum(int(np.prod(v.shape)) * 4 for v in model.weights)
     return {
         "train": examples / float(np.median(times)),
+        "spread": (max(times) - min(times)) / float(np.median(times)),
+        "flops": training_flops(model),
         "predict": examples / predict_seconds,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "state_mb": state / 2**20,
@@ -160,17 +252,30 @@ def measure(config, folder, rows):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated row names")
-    parser.add_argument("--rows", type=int, default=200_000, help="generated rows")
+    parser.add_argument("--rows", type=int, default=400_000, help="generated rows")
     parser.add_argument("--folder", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--ceiling", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:
         print(json.dumps(measure(CONFIGS[args.one], args.folder, args.rows)))
         return
+    if args.ceiling:
+        print(json.dumps(matmul_ceiling()))
+        return
     wanted = {name for name in args.only.split(",") if name}
+    print(f"machine: {machine()}", flush=True)
+    ceiling = json.loads(
+        subprocess.run(
+            [sys.executable, __file__, "--ceiling"], capture_output=True, text=True,
+            check=True,
+        ).stdout.strip().splitlines()[-1]
+    )  # fmt: skip
+    print(f"matmul ceiling: {ceiling:.0f} GFLOP/s (float32, 4096 x 4096)", flush=True)
     header = (
-        f"{'model':20}{'ids':>10}{'batch':>7}{'train ex/s':>12}{'predict ex/s':>14}"
-        f"{'peak MB':>9}{'state MB':>10}{'vs keras':>10}  optimizer"
+        f"{'model':26}{'ids':>10}{'train ex/s':>12}{'spread':>8}{'predict ex/s':>14}"
+        f"{'peak MB':>9}{'state MB':>10}{'peak/state':>11}{'vs keras':>10}"
+        f"{'of ceiling':>12}  optimizer"
     )
     print(header, flush=True)
     baseline = {}
@@ -197,13 +302,20 @@ def main():
                 baseline[key] = figures["train"]
             ratio = figures["train"] / baseline[key] if key in baseline else None
             ids = FRAPPE_IDS if data == "frappe" else data
-            print(
-                f"{name:20}{ids:>10}{4096:>7}{figures['train']:>12,.0f}"
-                f"{figures['predict']:>14,.0f}{figures['peak_mb']:>9,.0f}"
-                f"{figures['state_mb']:>10,.0f}"
-                f"{(f'{ratio:.2f}x' if ratio else '-'):>10}  {figures['optimizer']}",
-                flush=True,
-            )
+            print(row(name, ids, figures, ratio, ceiling), flush=True)
+
+
+def row(name, ids, figures, ratio, ceiling):
+    """One line of the table."""
+    state = figures["state_mb"]
+    fraction = figures["flops"] * figures["train"] / (ceiling * 1e9)
+    return (
+        f"{name:26}{ids:>10}{figures['train']:>12,.0f}{figures['spread']:>8.1%}"
+        f"{figures['predict']:>14,.0f}{figures['peak_mb']:>9,.0f}{state:>10,.0f}"
+        f"{figures['peak_mb'] / max(state, 1):>11.2f}"
+        f"{(f'{ratio:.2f}x' if ratio else '-'):>10}"
+        f"{(f'{fraction:.0%}' if fraction else '-'):>12}  {figures['optimizer']}"
+    )
 
 
 if __name__ == "__main__":
