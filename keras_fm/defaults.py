@@ -25,9 +25,10 @@ README's accuracy table has the figures these defaults reach):
   without them DeepFM reached 0.970 where it now reaches 0.9832 (mean of 3
   seeds). The whole-table penalty updates every row of a table at each step,
   which the dense optimizer that `compile_for_task` picks for tables up to
-  `DENSE_UPDATE_ENTRIES` entries does anyway; past that, a per-batch L2
-  (``embeddings_l2``, with ``embeddings_regularizer=None,
-  weights_regularizer=None``) keeps each step proportional to the batch.
+  `DENSE_UPDATE_ENTRIES` entries does anyway; past that, the row-sparse
+  optimizer it picks applies the penalty to the rows each step updates
+  (`keras_fm.optimizers.row_penalties`), so that a step costs the batch's
+  rows (frappe, DeepFM so trained: test AUC 0.9819).
 """
 
 from typing import Any

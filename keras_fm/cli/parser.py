@@ -168,7 +168,8 @@ def _train_model(train: argparse.ArgumentParser) -> None:
         type=float,
         metavar="LAMBDA",
         help="L2 on the whole embedding and first-order tables at every step "
-        "(FuxiCTR's embedding_regularizer: adds LAMBDA/2 * ||W||^2)",
+        "(FuxiCTR's embedding_regularizer: adds LAMBDA/2 * ||W||^2); on "
+        "tables of over 2e6 entries, on the rows each step updates",
     )
 
 
