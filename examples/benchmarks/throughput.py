@@ -314,7 +314,8 @@ def row(name, ids, figures, ratio, ceiling):
         f"{figures['predict']:>14,.0f}{figures['peak_mb']:>9,.0f}{state:>10,.0f}"
         f"{figures['peak_mb'] / max(state, 1):>11.2f}"
         f"{(f'{ratio:.2f}x' if ratio else '-'):>10}"
-        f"{(f'{fraction:.0%}' if fraction >= 0.005 else '-'):>12}  {figures['optimizer']}"
+        f"{(f'{fraction:.0%}' if fraction >= 0.005 else '-'):>12}"
+        f"  {figures['optimizer']}"
     )
 
 
