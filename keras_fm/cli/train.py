@@ -375,7 +375,7 @@ def _read_data(
         data = data_format.read(group, task, batch_size, cache=cached, **shuffle)
         return for_strategy(data, len(resolve_paths(group)))
 
-    shuffle = {"shuffle_buffer": 100_000, "seed": seed}
+    shuffle = {"shuffle_buffer": 250_000, "seed": seed}
     distributed = is_distributed(tf.distribute.get_strategy())
     stream = settings["task"] != "ranking" and not distributed
     rows = data_format.count_rows(paths[0]) if stream else None
