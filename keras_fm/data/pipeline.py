@@ -128,6 +128,7 @@ def shuffle_rows(
     """
     return shuffle_in_windows(dataset, shuffle_buffer, batch_size, seed)
 
+
 def parse_batches(
     batches: Any,
     parse: Callable[..., Any],
