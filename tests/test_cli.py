@@ -67,6 +67,9 @@ def test_no_command_prints_help(capsys):
         (["nonsense"], "invalid choice"),
         (["train", "--l2", "x"], "feature=number pairs"),
         (["train", "--l2", "user=-1"], "feature=number pairs"),
+        (["train", "--init-stdev", "0"], "expected a positive number"),
+        (["train", "--init-stdev", "nan"], "expected a positive number"),
+        (["train", "--burn-in", "-1"], "expected a non-negative integer"),
     ],
 )
 def test_bad_arguments_exit_2_without_traceback(args, message):

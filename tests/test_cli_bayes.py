@@ -12,13 +12,16 @@ from tests.test_cli_runs import libsvm_file
 from tests.test_cli_train import run
 
 
-def train(tmp_path, capsys, learner, task="binary", *extra):
+def train(tmp_path, capsys, learner, task="binary", *extra, burn_in=None):
+    """``--burn-in 10`` for mcmc, none for the others (unless ``burn_in``)."""
+    if burn_in is None:
+        burn_in = ["--burn-in", 10] if learner == "mcmc" else []
     data = libsvm_file(tmp_path / "train.libsvm", 1500)
     valid = libsvm_file(tmp_path / "valid.libsvm", 500, seed=0)
     return run(
         capsys, "train", "--model", "fm", "--format", "libsvm", "--task", task,
         "--train", data, "--valid", valid, "--test", valid, "--learner", learner,
-        "--sweeps", 30, "--burn-in", 10, "--model-dir", tmp_path / "model", *extra,
+        "--sweeps", 30, *burn_in, "--model-dir", tmp_path / "model", *extra,
     )  # fmt: skip
 
 
@@ -83,6 +86,44 @@ def test_what_the_learners_do_not_do_is_a_one_line_error(
 ):
     code, _, err = train(tmp_path, capsys, "mcmc", "binary", *extra)
     assert code == 1 and message in err and "\n" not in err
+
+
+@pytest.mark.parametrize(
+    ("learner", "message"),
+    [
+        ("sgd", "--sweeps, --burn-in: options of --learner mcmc or als"),
+        ("als", "--burn-in and --thin: options of --learner mcmc"),
+    ],
+)
+def test_options_a_learner_does_not_take_are_refused(
+    tmp_path, capsys, learner, message
+):
+    code, _, err = train(tmp_path, capsys, learner, burn_in=["--burn-in", 10])
+    assert code == 1 and message in err and "\n" not in err
+
+
+def test_libfm_option_names_reach_the_learner(tmp_path, capsys, monkeypatch):
+    from keras_fm.cli import bayes
+
+    calls = []
+
+    def recording_fit_als(*args, **kwargs):
+        calls.append(kwargs)
+        return bayes_fit_als(*args, **kwargs)
+
+    bayes_fit_als = bayes.fit_als
+    monkeypatch.setattr(bayes, "fit_als", recording_fit_als)
+    data = libsvm_file(tmp_path / "train.libsvm", 300)
+    code, _, err = run(
+        capsys, "train", "--model", "fm", "--format", "libsvm", "--task",
+        "regression", "--train", data, "--method", "als", "--iterations", 3,
+        "--init-stdev", 0.3, "--model-dir", tmp_path / "model",
+    )  # fmt: skip
+    assert code == 0, err
+    assert calls[0]["num_sweeps"] == 3 and calls[0]["init_stdev"] == 0.3
+    settings = json.loads((tmp_path / "model" / "run.json").read_text())["settings"]
+    assert settings["learner"] == "als" and settings["sweeps"] == 3
+    assert settings["init_stdev"] == 0.3 and settings["burn_in"] is None
 
 
 def csv_files(folder, rows, held_out):

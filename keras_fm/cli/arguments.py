@@ -29,6 +29,13 @@ RANKING_OPTIONS: dict[str, Any] = {
     "num_negatives": 1,
     "num_candidates": 100,
 }
+# `train` options of --learner mcmc and als only, with their defaults.
+BAYES_DEFAULTS: dict[str, Any] = {
+    "sweeps": 200,
+    "burn_in": 20,
+    "thin": 1,
+    "init_stdev": 0.1,
+}
 EPOCHS = 100  # a maximum: early stopping ends the runs
 
 
@@ -80,6 +87,28 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_or_zero_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a non-negative integer, got {text!r}"
+        )
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def int_list(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",") if part]
@@ -108,7 +137,8 @@ def l2_spec(text: str) -> float | dict[str, float]:
 
 
 def fill_train_defaults(args: argparse.Namespace) -> None:
-    """Fills the model and ranking options in; an error names any left unused."""
+    """Fills the model and ranking options of ``--learner sgd`` in; an error
+    names any left unused."""
     unused = []
     for option in (*MODEL_OPTIONS, "learning_rate", "batch_size"):
         given = getattr(args, option) is not None
@@ -130,5 +160,19 @@ def fill_train_defaults(args: argparse.Namespace) -> None:
     if unused:
         raise ValueError(f"{', '.join(unused)}: options of --task ranking only")
     for name, default in RANKING_OPTIONS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    unused = [
+        f"--{name.replace('_', '-')}"
+        for name in BAYES_DEFAULTS
+        if getattr(args, name) is not None
+    ]
+    if unused:
+        raise ValueError(f"{', '.join(unused)}: options of --learner mcmc or als")
+
+
+def fill_bayes_defaults(args: argparse.Namespace) -> None:
+    """Fills the options of ``--learner mcmc`` and ``als`` in."""
+    for name, default in BAYES_DEFAULTS.items():
         if getattr(args, name) is None:
             setattr(args, name, default)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from keras_fm.bayes import SparseRows, field_rows, fit_als, fit_mcmc
+from keras_fm.cli.arguments import fill_bayes_defaults
 from keras_fm.cli.evaluate import label_classes, task_metrics
 from keras_fm.cli.output import to_json
 from keras_fm.cli.run_folder import (
@@ -46,6 +47,9 @@ def check(args: argparse.Namespace) -> None:
     if args.distribute:
         raise ValueError(f"--learner {args.learner} runs on one device: leave out "
                          "--distribute")  # fmt: skip
+    if args.learner == "als" and (args.burn_in is not None or args.thin is not None):
+        raise ValueError("--burn-in and --thin: options of --learner mcmc")
+    fill_bayes_defaults(args)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -88,12 +92,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def _settings(
     args: argparse.Namespace, data_format: DataFormat, paths: dict[str, list[str]]
 ) -> dict[str, Any]:
+    mcmc = args.learner == "mcmc"
     return {
         "model": "fm", "learner": args.learner, "task": args.task,
         "data_format": data_format.to_dict(),
         **{name: [os.path.abspath(p) for p in group] for name, group in paths.items()},
         "embedding_dim": args.embedding_dim or 8, "sweeps": args.sweeps,
-        "burn_in": args.burn_in, "thin": args.thin, "seed": args.seed,
+        "burn_in": args.burn_in if mcmc else None,
+        "thin": args.thin if mcmc else None, "seed": args.seed,
+        "init_stdev": args.init_stdev,
         "l2": args.l2 if args.learner == "als" else None,
         "fields_by_position": args.fields_by_position,
         "versions": package_versions(),
@@ -113,7 +120,8 @@ def _train(
     print(f"keras-fm train: {args.learner} on {train.num_rows} rows of "
           f"{train.num_features} features, k = {dim}")  # fmt: skip
     common = {"embedding_dim": dim, "num_sweeps": args.sweeps, "features": features,
-              "validation": rows["valid"], "seed": args.seed, "verbose": 1}  # fmt: skip
+              "validation": rows["valid"], "seed": args.seed, "verbose": 1,
+              "init_stdev": args.init_stdev}  # fmt: skip
     if args.learner == "mcmc":
         by_position = args.fields_by_position and features is None
         groups = _position_groups(train) if by_position else None

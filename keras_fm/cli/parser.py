@@ -4,6 +4,7 @@ import argparse
 from typing import Any
 
 from keras_fm.cli.arguments import (
+    BAYES_DEFAULTS,
     EPOCHS,
     FORMATS,
     MODELS,
@@ -11,7 +12,9 @@ from keras_fm.cli.arguments import (
     defaults_table,
     int_list,
     l2_spec,
+    positive_float,
     positive_int,
+    positive_or_zero_int,
 )
 from keras_fm.version import __version__
 
@@ -179,24 +182,33 @@ def _train_learner(train: argparse.ArgumentParser) -> None:
     )
     learner.add_argument(
         "--learner",
+        "--method",
+        dest="learner",
         choices=("sgd", "mcmc", "als"),
         default="sgd",
         help="sgd: Keras's fit (default); mcmc: Gibbs sampling, with no learning "
         "rate or regularization to tune, serving the posterior mean; als: "
-        "alternating least squares. mcmc and als default to --embedding-dim 8",
+        "alternating least squares. mcmc and als default to --embedding-dim 8. "
+        "--method is libFM's name for it",
     )
     learner.add_argument(
-        "--sweeps", type=positive_int, default=200,
-        help="sweeps over every parameter (default: %(default)s)",
+        "--sweeps", "--iterations", dest="sweeps", type=positive_int,
+        help=f"sweeps over every parameter (default: {BAYES_DEFAULTS['sweeps']})",
     )  # fmt: skip
     learner.add_argument(
-        "--burn-in", type=int, default=20,
-        help="mcmc: first sweeps whose samples are dropped (default: %(default)s)",
+        "--burn-in", type=positive_or_zero_int,
+        help="mcmc: first sweeps whose samples are dropped "
+        f"(default: {BAYES_DEFAULTS['burn_in']})",
     )  # fmt: skip
     learner.add_argument(
-        "--thin", type=positive_int, default=1,
+        "--thin", type=positive_int,
         help="mcmc: keep every N-th sample; the model holds them all "
-        "(default: %(default)s)",
+        f"(default: {BAYES_DEFAULTS['thin']})",
+    )  # fmt: skip
+    learner.add_argument(
+        "--init-stdev", type=positive_float,
+        help="standard deviation of the initial latent vectors "
+        f"(default: {BAYES_DEFAULTS['init_stdev']})",
     )  # fmt: skip
 
 
