@@ -114,15 +114,18 @@ def test_libfm_option_names_reach_the_learner(tmp_path, capsys, monkeypatch):
     bayes_fit_als = bayes.fit_als
     monkeypatch.setattr(bayes, "fit_als", recording_fit_als)
     data = libsvm_file(tmp_path / "train.libsvm", 300)
-    code, _, err = run(
+    code, out, err = run(
         capsys, "train", "--model", "fm", "--format", "libsvm", "--task",
-        "regression", "--train", data, "--method", "als", "--iterations", 3,
+        "regression", "--train", data, "--test", data, "--method", "als",
+        "--iterations", 10,
         "--init-stdev", 0.3, "--model-dir", tmp_path / "model",
     )  # fmt: skip
     assert code == 0, err
-    assert calls[0]["num_sweeps"] == 3 and calls[0]["init_stdev"] == 0.3
+    assert out[1] == "no --valid: the progress lines score the --test rows"
+    assert "validation rmse" in out[2]  # of the --test rows
+    assert calls[0]["num_sweeps"] == 10 and calls[0]["init_stdev"] == 0.3
     settings = json.loads((tmp_path / "model" / "run.json").read_text())["settings"]
-    assert settings["learner"] == "als" and settings["sweeps"] == 3
+    assert settings["learner"] == "als" and settings["sweeps"] == 10
     assert settings["init_stdev"] == 0.3 and settings["burn_in"] is None
 
 

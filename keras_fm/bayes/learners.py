@@ -99,7 +99,8 @@ def fit_mcmc(
         groups = field_groups(features) if groups is None else groups
     sweep = _sweep(train, task, embedding_dim, groups, seed, init_stdev,
                    sample=True, hyperpriors=hyperpriors)  # fmt: skip
-    progress = _Progress(sweep, task, validation, verbose)
+    clip = _clip(clip, train, task)
+    progress = _Progress(sweep, task, validation, verbose, clip=clip)
     samples: list[tuple[float, np.ndarray, np.ndarray]] = []
     for index in range(num_sweeps):
         rmse = float(sweep.sweep())
@@ -108,9 +109,8 @@ def fit_mcmc(
             samples.append(sweep.parameters())
         progress.after(index, rmse, kept)
     return posterior_model(
-        samples, train.num_features, task, clip=_clip(clip, train, task),
-        features=features,
-    )  # fmt: skip
+        samples, train.num_features, task, clip=clip, features=features
+    )
 
 
 def _check_features(features: Sequence[Feature], num_features: int) -> None:
@@ -175,13 +175,13 @@ def fit_als(
         _check_features(features, train.num_features)
     sweep = _sweep(train, task, embedding_dim, None, seed, init_stdev,
                    sample=False, l2=l2)  # fmt: skip
-    progress = _Progress(sweep, task, validation, verbose, averaged=False)
+    clip = _clip(clip, train, task)
+    progress = _Progress(sweep, task, validation, verbose, averaged=False, clip=clip)
     for index in range(num_sweeps):
         progress.after(index, float(sweep.sweep()), kept=True)
     return posterior_model(
-        [sweep.parameters()], train.num_features, task,
-        clip=_clip(clip, train, task), features=features,
-    )  # fmt: skip
+        [sweep.parameters()], train.num_features, task, clip=clip, features=features
+    )
 
 
 def posterior_model(
@@ -256,7 +256,8 @@ def _sweep(
 
 
 class _Progress:
-    """The progress lines, and the validation score of the average so far."""
+    """The progress lines, and the validation score of the average so far
+    (each sample's regression scores clipped to ``clip``, as the model's)."""
 
     def __init__(
         self,
@@ -265,8 +266,9 @@ class _Progress:
         validation: SparseRows | None,
         verbose: int,
         averaged: bool = True,
+        clip: tuple[float, float] | None = None,
     ) -> None:
-        self.sweep, self.task, self.data = sweep, task, validation
+        self.sweep, self.task, self.data, self.clip = sweep, task, validation, clip
         self.verbose, self.averaged = verbose, averaged
         self.relations = [
             RelationTable(relation)
@@ -305,6 +307,8 @@ class _Progress:
         scores = scores.numpy()
         if self.task == "binary":
             scores = 0.5 * _erfc(-scores / np.sqrt(2.0))
+        elif self.clip is not None:
+            scores = np.clip(scores, *self.clip)
         self.total = (self.total if self.averaged else 0.0) + scores
         self.count = self.count + 1 if self.averaged else 1
         mean = self.total / self.count

@@ -119,8 +119,12 @@ def _train(
     dim = args.embedding_dim or 8
     print(f"keras-fm train: {args.learner} on {train.num_rows} rows of "
           f"{train.num_features} features, k = {dim}")  # fmt: skip
+    monitored = rows["valid"]
+    if monitored is None and rows["test"] is not None:  # as libFM shows -test
+        monitored = rows["test"]
+        print("no --valid: the progress lines score the --test rows")
     common = {"embedding_dim": dim, "num_sweeps": args.sweeps, "features": features,
-              "validation": rows["valid"], "seed": args.seed, "verbose": 1,
+              "validation": monitored, "seed": args.seed, "verbose": 1,
               "init_stdev": args.init_stdev}  # fmt: skip
     if args.learner == "mcmc":
         by_position = args.fields_by_position and features is None

@@ -246,3 +246,23 @@ def test_saved_model_and_tflite_serve_the_posterior_mean(task, tmp_path):
     got = got["prediction"]
     np.testing.assert_allclose(got.reshape(-1), want, atol=1e-5)
     assert np.ptp(want) > 1e-3
+
+
+@pytest.mark.parametrize("learner", ["mcmc", "als"])
+def test_the_printed_validation_rmse_is_the_models(learner, capsys):
+    train, _ = fm_data(1500, seed=5)
+    # Labels of the training rows in a narrow range, so that the model's
+    # clipping to that range moves the validation scores.
+    train.labels[:] = np.clip(train.labels, -0.5, 0.5)
+    valid, _ = fm_data(500, seed=6)
+    if learner == "mcmc":
+        model = fit_mcmc(train, embedding_dim=3, num_sweeps=20, burn_in=5,
+                         validation=valid, verbose=1)  # fmt: skip
+    else:
+        model = fit_als(train, embedding_dim=3, num_sweeps=20, validation=valid,
+                        verbose=1)  # fmt: skip
+    last = capsys.readouterr().out.splitlines()[-1]
+    printed = float(last.split("validation rmse ")[1].split(",")[0])
+    scores = model.predict(ragged(valid), verbose=0)[:, 0]
+    assert np.isclose(scores, 0.5, atol=1e-6).any()  # the clip binds
+    assert printed == pytest.approx(rmse(model, valid), abs=1e-4)
