@@ -21,5 +21,17 @@ def gather_rows(variable: Any, ids: Any, dtype: Any = None) -> Any:
     the optimizers of `keras_fm.optimizers` apply to the touched rows only.
     """
     value = variable.value if isinstance(variable, keras.Variable) else variable
-    rows = tf.gather(value, ids)
+    ids = tf.convert_to_tensor(ids)
+    if ids.shape.rank == 1:
+        rows = tf.gather(value, ids)
+    else:  # by flat ids, as the gradient names them (see RowSparseMixin)
+        flat = tf.gather(value, tf.reshape(ids, [-1]))
+        # The rows' static shape: tf.shape of a variable would read it whole.
+        row_shape = tf.TensorShape(value.shape[1:])
+        if row_shape.is_fully_defined():
+            row_shape = tf.constant(row_shape.as_list(), tf.int32)
+        else:
+            row_shape = tf.shape(value, tf.int32)[1:]
+        rows = tf.reshape(flat, tf.concat([tf.shape(ids, tf.int32), row_shape], 0))
+        rows.set_shape(ids.shape.concatenate(value.shape[1:]))
     return rows if dtype is None else tf.cast(rows, dtype)

@@ -84,7 +84,8 @@ class LazyAdam(RowSparseMixin, keras.optimizers.Adam):
         write_rows(self, m, rows, m_rows)
         write_rows(self, v, rows, v_rows)
         step_rows = m_rows * alpha / (ops.sqrt(v_rows) + self.epsilon)
-        write_rows(self, variable, rows, read_rows(variable, rows) - step_rows)
+        current = self.variable_rows(variable, gradient, rows)
+        write_rows(self, variable, rows, current - step_rows)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -62,4 +62,5 @@ class SparseAdagrad(RowSparseMixin, keras.optimizers.Adagrad):
         accumulated = read_rows(accumulator, rows) + ops.square(grad)
         write_rows(self, accumulator, rows, accumulated)
         step_rows = lr * grad / ops.sqrt(accumulated + self.epsilon)
-        write_rows(self, variable, rows, read_rows(variable, rows) - step_rows)
+        current = self.variable_rows(variable, gradient, rows)
+        write_rows(self, variable, rows, current - step_rows)

@@ -52,7 +52,7 @@ class SparseFtrl(RowSparseMixin, keras.optimizers.Ftrl):
         index = self._get_variable_index(variable)
         accumulator, linear = self._accumulators[index], self._linears[index]
         rows, grad = self.rows_and_gradient(gradient, variable)
-        weights = read_rows(variable, rows)
+        weights = self.variable_rows(variable, gradient, rows)
         accum = read_rows(accumulator, rows)
         lin = read_rows(linear, rows)
         power = self.learning_rate_power

@@ -74,12 +74,16 @@ def summed_rows(
 
 def indices_source(indices: Any) -> Any:
     """A key naming where a gradient's indices come from: the ids a gather
-    took (its gradient reshapes them), so that the gradients of two tables
-    gathered with the same ids share one key."""
+    took before any reshape (its gradient and `gather_rows` reshape them),
+    so that the gradients of two tables gathered with the same ids share
+    one key."""
     op = getattr(indices, "op", None)
-    if op is not None and op.type == "Reshape":
-        return op.inputs[0].name  # unique in its graph
-    return getattr(indices, "name", None) or indices.ref()
+    if op is None or op.type != "Reshape":
+        return getattr(indices, "name", None) or indices.ref()
+    while op.type == "Reshape":
+        indices = op.inputs[0]
+        op = indices.op
+    return indices.name  # unique in its graph
 
 
 def read_rows(variable: Any, rows: Any) -> Any:
@@ -177,7 +181,7 @@ class RowSparseMixin:
         (`penalize_rows`) added."""
         state = getattr(self, "_row_state", None)
         num_rows = int(variable.shape[0])
-        if state is None or num_rows not in state.by_rows or not in_xla():
+        if state is None or not self._by_scratch(variable):
             rows, grad = unique_rows(gradient)
         else:
             representative = state.representatives(gradient.indices, num_rows)
@@ -185,5 +189,30 @@ class RowSparseMixin:
         grad = keras.ops.cast(grad, variable.dtype)
         penalty = state.penalties.get(self._var_key(variable)) if state else None  # type: ignore[attr-defined]
         if penalty is not None:
-            grad = grad + penalty_gradient(penalty, read_rows(variable, rows))
+            grad = grad + penalty_gradient(
+                penalty, self.variable_rows(variable, gradient, rows)
+            )
         return rows, grad
+
+    def variable_rows(self, variable: Any, gradient: Any, rows: Any) -> Any:
+        """``read_rows(variable, rows)`` for the ``rows`` of
+        `rows_and_gradient`, read where it costs least.
+
+        Under XLA, the variable is read at the gradient's own indices: at
+        every position that writes (its own representative) that is the same
+        row, the other positions write nowhere, and the read is then the
+        forward pass's gather of the same ids (`keras_fm.sparse_read`
+        gathers with flat ids, as the gradient names them), which XLA
+        computes once for both: one random read of the table less a step.
+        """
+        if self._by_scratch(variable):
+            return read_rows(variable, gradient.indices)
+        return read_rows(variable, rows)
+
+    def _by_scratch(self, variable: Any) -> bool:
+        """Whether the rows of ``variable``'s gradients are found by scratch
+        (`summed_rows`), rather than by ``tf.unique``."""
+        state = getattr(self, "_row_state", None)
+        if state is None or int(variable.shape[0]) not in state.by_rows:
+            return False
+        return in_xla()

@@ -215,3 +215,60 @@ def test_a_model_trains_the_same_with_and_without_xla():
         weights.append(model.get_weights())
     for xla, plain in zip(*weights, strict=True):
         np.testing.assert_allclose(xla, plain, rtol=1e-4, atol=1e-5)
+
+
+def test_tables_gathered_with_the_same_ids_share_their_source():
+    """The latent and first-order tables of a batch are gathered with the
+    same ids (reshaped): their gradients share one source, and the rows are
+    found once; other ids have another source."""
+    from keras_fm.optimizers.sparse_rows import indices_source
+    from keras_fm.sparse_read import gather_rows
+
+    tables = [
+        keras.Variable(np.zeros((ROWS, DIM), "float32")),
+        keras.Variable(np.zeros((ROWS,), "float32")),
+        keras.Variable(np.zeros((ROWS,), "float32")),
+    ]
+    keys = []
+
+    @tf.function
+    def step(ids):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(gather_rows(tables[0], ids))
+            loss += tf.reduce_sum(gather_rows(tables[1], ids))
+            loss += tf.reduce_sum(gather_rows(tables[2], ids + 0))
+        gradients = tape.gradient(loss, [t.value for t in tables])
+        keys.extend(indices_source(g.indices) for g in gradients)
+
+    step(tf.constant([[1, 2], [2, 5]]))
+    assert keys[0] == keys[1] and keys[2] != keys[0]
+
+
+@pytest.mark.parametrize("cls", [LazyAdam, SparseAdagrad, SparseFtrl])
+def test_under_xla_the_update_reuses_the_forward_gather(cls):
+    """The update reads the table at the gradient's indices, which XLA
+    merges with the forward pass's gather: a step that gathers the rows and
+    updates them gathers from the table no more than the update alone."""
+    from keras_fm.sparse_read import gather_rows
+
+    table = keras.Variable(np.ones((ROWS, DIM), "float32"))
+    optimizer = cls(learning_rate=0.1)
+    optimizer.build([table])
+    ids = tf.constant([[1, 3], [3, 7]], tf.int32)
+
+    def forward_and_update(ids):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(gather_rows(table, ids)))
+        optimizer.apply_gradients([(tape.gradient(loss, table.value), table)])
+
+    def update_only(ids):
+        values = tf.ones((4, DIM))
+        gradient = tf.IndexedSlices(values, tf.reshape(ids, [-1]), (ROWS, DIM))
+        optimizer.apply_gradients([(gradient, table)])
+
+    def gathers(function):
+        compiled = tf.function(function, jit_compile=True)
+        hlo = compiled.experimental_get_compiler_ir(ids)(stage="optimized_hlo")
+        return hlo.count(" gather(")
+
+    assert gathers(forward_and_update) == gathers(update_only)
