@@ -57,6 +57,36 @@ def test_sampled_candidates_count():
     assert 0.2 < scores["hr@10"] < 0.8
 
 
+class AttributeScorer(keras.Model):
+    """score = the item's "genre" attribute, for checks of which is used."""
+
+    def call(self, inputs):
+        return tf.cast(inputs["genre"], "float32")
+
+
+def test_held_out_positives_are_scored_from_their_own_rows():
+    """A held-out positive whose item the catalog lacks (never a training
+    positive) is ranked against catalog items, with its row's attributes."""
+    catalog = ItemCatalog(
+        "item", item_ids=[10, 20, 30], attributes={"genre": np.array([5, 1, 3])}
+    )
+    examples = {
+        "item": np.array([[99], [20]]),  # 99: not in the catalog
+        "genre": np.array([[4], [2]]),  # item 20's genre here: 2 (catalog: 1)
+    }
+    scores = ranking_metrics(
+        AttributeScorer(), examples, catalog, k=1, num_candidates=None
+    )
+    # Ranks: 4 against 5, 1, 3 -> 1; 2 against 5, 3 (not itself) -> 2.
+    assert scores["hr@1"] == 0.0
+    assert scores["ndcg@1"] == 0.0
+    two = ranking_metrics(
+        AttributeScorer(), examples, catalog, k=2, num_candidates=None
+    )
+    assert two["hr@2"] == 0.5
+    assert two["ndcg@2"] == pytest.approx(0.5 / math.log2(3))
+
+
 def test_negatives_carry_their_own_attributes():
     catalog = ItemCatalog(
         "item", 4, attributes={"genre": np.array([[1, 2], [3, -1], [0, 0], [2, 2]])}

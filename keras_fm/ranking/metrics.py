@@ -66,7 +66,7 @@ def ranking_metrics(
     rows = list(range(len(items)))
     while rows:
         chunk: list[int] = []
-        group: list[np.ndarray] = []
+        pools: list[np.ndarray] = []
         size = 0
         while rows and size < batch_size:
             row = rows.pop(0)
@@ -77,23 +77,40 @@ def ranking_metrics(
             if num_candidates is not None and num_candidates < len(pool):
                 pool = rng.choice(pool, size=num_candidates, replace=False)
             chunk.append(row)
-            group.append(np.concatenate([[items[row]], pool]).astype("int64"))
-            size += len(group[-1])
-        repeats = [len(c) for c in group]
-        positions = tf.constant(np.repeat(chunk, repeats))
-        base = {name: tf.gather(value, positions) for name, value in tensors.items()}
-        candidates = np.concatenate(group).reshape(-1, *item_shape)
-        features = catalog.with_items(base, tf.constant(candidates))
-        scores = np.asarray(
-            scorer.predict_on_batch(features)
-            if size <= batch_size
-            else scorer.predict(features, batch_size=batch_size, verbose=0)
-        ).reshape(-1)
+            pools.append(pool.astype("int64"))
+            size += 1 + len(pool)
+        # The positive is scored from its own row (its item need not be in
+        # the catalog); each negative from that row with the item replaced.
+        positives = _scores(scorer, _rows_of(tensors, chunk), batch_size)
+        counts = [len(pool) for pool in pools]
+        negatives = np.zeros(0)
+        if sum(counts):
+            base = _rows_of(tensors, np.repeat(chunk, counts))
+            candidates = np.concatenate(pools).reshape(-1, *item_shape)
+            features = catalog.with_items(base, tf.constant(candidates))
+            negatives = _scores(scorer, features, batch_size)
         start = 0
-        for count in repeats:
-            block = scores[start : start + count]
-            ranks.append(int(np.sum(block[1:] >= block[0])))
+        for positive, count in zip(positives, counts, strict=True):
+            ranks.append(int(np.sum(negatives[start : start + count] >= positive)))
             start += count
     hits = [float(rank < k) for rank in ranks]
     gains = [1.0 / math.log2(rank + 2) if rank < k else 0.0 for rank in ranks]
     return {f"hr@{k}": float(np.mean(hits)), f"ndcg@{k}": float(np.mean(gains))}
+
+
+def _rows_of(tensors: Mapping[str, Any], rows: Any) -> dict[str, Any]:
+    """The given rows of every input."""
+    positions = tf.constant(np.asarray(rows, dtype="int64"))
+    return {name: tf.gather(value, positions) for name, value in tensors.items()}
+
+
+def _scores(scorer: keras.Model, features: Mapping[str, Any], batch_size: int) -> Any:
+    """The scorer's scores of ``features``, one per row."""
+    first = next(iter(features.values()))
+    rows = int(first.nrows() if isinstance(first, tf.RaggedTensor) else first.shape[0])
+    scores = (
+        scorer.predict_on_batch(features)
+        if rows <= batch_size
+        else scorer.predict(features, batch_size=batch_size, verbose=0)
+    )
+    return np.asarray(scores).reshape(-1)
