@@ -1,5 +1,6 @@
 """Hit rate and NDCG at K over sampled or full candidate sets."""
 
+import collections
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -29,7 +30,10 @@ def ranking_metrics(
     replacement from the catalog items the user has not interacted with (the
     "sampled" protocol of NCF and many FM papers: 100 negatives), or, with
     ``num_candidates=None``, every such item (the "full" protocol, stricter
-    and slower). The positive's rank ``r`` (0 = first; ties count against
+    and slower). The positive is scored from its own row, so its item need
+    not be in the catalog (an item no training row liked); each negative
+    from that row with the item and its catalog attributes replaced. The
+    positive's rank ``r`` (0 = first; ties count against
     it) gives ``HR@K = [r < K]`` and ``NDCG@K = [r < K] / log2(r + 2)``,
     averaged over the positives.
 
@@ -63,13 +67,13 @@ def ranking_metrics(
     )
     all_items = catalog.item_ids
     ranks: list[int] = []
-    rows = list(range(len(items)))
+    rows = collections.deque(range(len(items)))
     while rows:
         chunk: list[int] = []
         pools: list[np.ndarray] = []
         size = 0
         while rows and size < batch_size:
-            row = rows.pop(0)
+            row = rows.popleft()
             excluded = {int(items[row])}
             if seen is not None and users is not None:
                 excluded |= set(seen.get(int(users[row]), ()))
