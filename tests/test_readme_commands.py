@@ -109,3 +109,20 @@ def test_the_frappe_walk_through_runs_as_printed(shared_data, tmp_path):
     for picture in ("explain/interactions.png", "reliability.png", "report.png"):
         assert (tmp_path / "runs" / "fm" / picture).stat().st_size > 0, picture
     assert "prediction" in done.stdout  # saved_model_cli printed the output
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("flag", ["--task ranking", "--distribute", "--learner mcmc"])
+def test_the_other_frappe_training_commands_run_as_printed(flag, shared_data, tmp_path):
+    """README's ranking, multi-device and Bayesian training commands, each
+    as printed, in a fresh folder."""
+    if not (shared_data / "frappe").is_dir():
+        pytest.skip(f"frappe is absent from {shared_data}")
+    (command,) = [c for _, c in commands("README.md") if flag in c]
+    done = subprocess.run(
+        runnable(command, shared_data, Path(sys.executable).parent),
+        shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=1200,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, f"{command}\n{done.stderr[-2000:]}"
+    assert '"test": {' in done.stdout.splitlines()[-1]  # the final metrics
