@@ -66,6 +66,7 @@ def ranking_metrics(
         () if isinstance(item_input, tf.RaggedTensor) else tuple(item_input.shape[1:])
     )
     all_items = catalog.item_ids
+    number_of = {int(item): number for number, item in enumerate(all_items)}
     ranks: list[int] = []
     rows = collections.deque(range(len(items)))
     while rows:
@@ -77,7 +78,9 @@ def ranking_metrics(
             excluded = {int(items[row])}
             if seen is not None and users is not None:
                 excluded |= set(seen.get(int(users[row]), ()))
-            pool = np.setdiff1d(all_items, np.fromiter(excluded, dtype="int64"))
+            keep = np.ones(len(all_items), bool)
+            keep[[number_of[i] for i in excluded if i in number_of]] = False
+            pool = all_items[keep]
             if num_candidates is not None and num_candidates < len(pool):
                 pool = rng.choice(pool, size=num_candidates, replace=False)
             chunk.append(row)
@@ -109,12 +112,19 @@ def _rows_of(tensors: Mapping[str, Any], rows: Any) -> dict[str, Any]:
 
 
 def _scores(scorer: keras.Model, features: Mapping[str, Any], batch_size: int) -> Any:
-    """The scorer's scores of ``features``, one per row."""
+    """The scorer's scores of ``features``, one per row, ``batch_size`` rows
+    a call (`predict_on_batch`: ``predict`` built a dataset every call)."""
     first = next(iter(features.values()))
     rows = int(first.nrows() if isinstance(first, tf.RaggedTensor) else first.shape[0])
-    scores = (
-        scorer.predict_on_batch(features)
-        if rows <= batch_size
-        else scorer.predict(features, batch_size=batch_size, verbose=0)
-    )
-    return np.asarray(scores).reshape(-1)
+    scores = [
+        np.asarray(
+            scorer.predict_on_batch(
+                {
+                    name: value[start : start + batch_size]
+                    for name, value in features.items()
+                }
+            )
+        ).reshape(-1)
+        for start in range(0, rows, batch_size)
+    ]
+    return np.concatenate(scores) if scores else np.zeros(0)
