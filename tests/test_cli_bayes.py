@@ -79,6 +79,11 @@ def test_als_regression_takes_l2(tmp_path, capsys):
     [
         (["--model", "deepfm"], "--learner mcmc trains --model fm only"),
         (["--distribute", "mirrored"], "runs on one device"),
+        (
+            ["--learning-rate", "0.1", "--l2", "0.1"],
+            "--learning-rate, --l2: not options of --learner mcmc",
+        ),
+        (["--batch-size", "64"], "--batch-size: not options of --learner mcmc"),
     ],
 )
 def test_what_the_learners_do_not_do_is_a_one_line_error(
