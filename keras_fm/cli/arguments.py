@@ -172,7 +172,20 @@ def fill_train_defaults(args: argparse.Namespace) -> None:
 
 
 def fill_bayes_defaults(args: argparse.Namespace) -> None:
-    """Fills the options of ``--learner mcmc`` and ``als`` in."""
+    """Fills the options of ``--learner mcmc`` and ``als`` in; an error
+    names any option given that the learner does not use."""
+    if args.learner == "als" and (args.burn_in is not None or args.thin is not None):
+        raise ValueError("--burn-in and --thin: options of --learner mcmc")
+    unused = [
+        option
+        for option in ("learning_rate", "batch_size", *MODEL_OPTIONS)
+        if option != "embedding_dim" and getattr(args, option) is not None
+    ]
+    if args.learner == "als":  # its --l2 is its penalty
+        unused = [option for option in unused if option != "l2"]
+    if unused:
+        names = ", ".join(f"--{option.replace('_', '-')}" for option in unused)
+        raise ValueError(f"{names}: not options of --learner {args.learner}")
     for name, default in BAYES_DEFAULTS.items():
         if getattr(args, name) is None:
             setattr(args, name, default)

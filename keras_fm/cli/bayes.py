@@ -29,11 +29,6 @@ from keras_fm.features import Feature
 from keras_fm.models import compile_for_task
 
 READ_BATCH = 8192
-# `train` options that only Keras's fit uses (an error rather than unused).
-SGD_ONLY = (
-    "dnn_units", "cin_layer_sizes", "dropout", "table_l2", "learning_rate",
-    "batch_size",
-)  # fmt: skip
 ALS_L2 = 1.0  # fit_als's default; --l2 sets both of its penalties
 
 
@@ -47,20 +42,12 @@ def check(args: argparse.Namespace) -> None:
         raise ValueError(f"--learner {args.learner} trains --model fm only")
     if args.task not in ("regression", "binary"):
         raise ValueError(f"--learner {args.learner} takes --task regression or binary")
-    if isinstance(args.l2, dict):
-        raise ValueError("--l2 of --learner als is one number")
     if args.distribute:
         raise ValueError(f"--learner {args.learner} runs on one device: leave out "
                          "--distribute")  # fmt: skip
-    if args.learner == "als" and (args.burn_in is not None or args.thin is not None):
-        raise ValueError("--burn-in and --thin: options of --learner mcmc")
-    unused = [option for option in SGD_ONLY if getattr(args, option, None) is not None]
-    if args.learner == "mcmc" and args.l2 is not None:
-        unused.append("l2")  # the sampler integrates the penalties out
-    if unused:
-        names = ", ".join(f"--{option.replace('_', '-')}" for option in unused)
-        raise ValueError(f"{names}: not options of --learner {args.learner}")
     fill_bayes_defaults(args)
+    if isinstance(args.l2, dict):
+        raise ValueError("--l2 of --learner als is one number")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
