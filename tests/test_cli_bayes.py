@@ -84,6 +84,10 @@ def test_als_regression_takes_l2(tmp_path, capsys):
             "--learning-rate, --l2: not options of --learner mcmc",
         ),
         (["--batch-size", "64"], "--batch-size: not options of --learner mcmc"),
+        (
+            ["--epochs", "3", "--patience", "1"],
+            "--epochs, --patience: not options of --learner mcmc",
+        ),
     ],
 )
 def test_what_the_learners_do_not_do_is_a_one_line_error(

@@ -37,6 +37,7 @@ BAYES_DEFAULTS: dict[str, Any] = {
     "init_stdev": 0.1,
 }
 EPOCHS = 100  # a maximum: early stopping ends the runs
+PATIENCE = 2
 
 
 def model_default(model: str, option: str) -> Any:
@@ -59,8 +60,10 @@ def defaults_table() -> str:
         "learning_rate", "batch_size", "l2", "table_l2", "dropout",
         "dnn_units", "cin_layer_sizes",
     )  # fmt: skip
-    lines = ["defaults per model (every model: --embedding-dim "
-             f"{EMBEDDING_DIM}, --epochs {EPOCHS} at most, --patience 2):"]  # fmt: skip
+    lines = [
+        f"defaults per model (every model: --embedding-dim {EMBEDDING_DIM}, "
+        f"--epochs {EPOCHS} at most, --patience {PATIENCE}):"
+    ]
     for model in MODELS:
         cells = []
         for option in options:
@@ -176,9 +179,10 @@ def fill_bayes_defaults(args: argparse.Namespace) -> None:
     names any option given that the learner does not use."""
     if args.learner == "als" and (args.burn_in is not None or args.thin is not None):
         raise ValueError("--burn-in and --thin: options of --learner mcmc")
+    sgd_only = ("learning_rate", "batch_size", "epochs", "patience", *MODEL_OPTIONS)
     unused = [
         option
-        for option in ("learning_rate", "batch_size", *MODEL_OPTIONS)
+        for option in sgd_only
         if option != "embedding_dim" and getattr(args, option) is not None
     ]
     if args.learner == "als":  # its --l2 is its penalty

@@ -8,6 +8,7 @@ from keras_fm.cli.arguments import (
     EPOCHS,
     FORMATS,
     MODELS,
+    PATIENCE,
     QUANTIZATIONS,
     defaults_table,
     int_list,
@@ -232,17 +233,15 @@ def _train_run(train: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--epochs",
         type=positive_int,
-        default=EPOCHS,
         help="the most epochs; early stopping on the validation metric ends a "
-        "run before (default: %(default)s)",
+        f"run before (default: {EPOCHS})",
     )
     train.add_argument("--learning-rate", type=float, help="Adam's learning rate")
     train.add_argument(
         "--patience",
         type=positive_int,
-        default=2,
         help="epochs without progress before stopping; the learning rate is "
-        "divided by 10 after each (default: %(default)s)",
+        f"divided by 10 after each (default: {PATIENCE})",
     )
     train.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     train.add_argument(

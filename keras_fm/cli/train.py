@@ -15,6 +15,7 @@ import tensorflow as tf
 from keras_fm.cli.arguments import (
     EPOCHS,
     MODEL_OPTIONS,
+    PATIENCE,
     fill_train_defaults,
     model_default,
 )
@@ -196,7 +197,7 @@ def train(
 
 def train_options(model_name: str, given: dict[str, Any]) -> dict[str, Any]:
     """``given`` with every option it lacks set to the model's default."""
-    options: dict[str, Any] = {"epochs": EPOCHS, "patience": 2}
+    options: dict[str, Any] = {"epochs": EPOCHS, "patience": PATIENCE}
     for option in (*MODEL_OPTIONS, "learning_rate", "batch_size"):
         try:
             options[option] = model_default(model_name, option)
