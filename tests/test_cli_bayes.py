@@ -83,7 +83,7 @@ def test_als_regression_takes_l2(tmp_path, capsys):
             ["--learning-rate", "0.1", "--l2", "0.1"],
             "--learning-rate, --l2: not options of --learner mcmc",
         ),
-        (["--batch-size", "64"], "--batch-size: not options of --learner mcmc"),
+        (["--batch-size", "64"], "--batch-size: not an option of --learner mcmc"),
         (
             ["--epochs", "3", "--patience", "1"],
             "--epochs, --patience: not options of --learner mcmc",

@@ -189,7 +189,8 @@ def fill_bayes_defaults(args: argparse.Namespace) -> None:
         unused = [option for option in unused if option != "l2"]
     if unused:
         names = ", ".join(f"--{option.replace('_', '-')}" for option in unused)
-        raise ValueError(f"{names}: not options of --learner {args.learner}")
+        kind = "not an option" if len(unused) == 1 else "not options"
+        raise ValueError(f"{names}: {kind} of --learner {args.learner}")
     for name, default in BAYES_DEFAULTS.items():
         if getattr(args, name) is None:
             setattr(args, name, default)
