@@ -98,17 +98,35 @@ def test_what_the_learners_do_not_do_is_a_one_line_error(
 
 
 @pytest.mark.parametrize(
-    ("learner", "message"),
+    ("learner", "given", "message"),
     [
-        ("sgd", "--sweeps, --burn-in: options of --learner mcmc or als"),
-        ("als", "--burn-in and --thin: options of --learner mcmc"),
+        ("sgd", ["--burn-in", 10], "--sweeps, --burn-in: options of --learner mcmc "),
+        ("sgd", ["--chains", 2], "--sweeps, --chains: options of --learner mcmc "),
+        ("als", ["--burn-in", 10], "--burn-in: an option of --learner mcmc"),
+        (
+            "als",
+            ["--thin", 2, "--chains", 2],
+            "--thin, --chains: options of --learner mcmc",
+        ),
     ],
 )
 def test_options_a_learner_does_not_take_are_refused(
-    tmp_path, capsys, learner, message
+    tmp_path, capsys, learner, given, message
 ):
-    code, _, err = train(tmp_path, capsys, learner, burn_in=["--burn-in", 10])
+    code, _, err = train(tmp_path, capsys, learner, burn_in=given)
     assert code == 1 and message in err and "\n" not in err
+
+
+def test_mcmc_chains_pool_their_samples(tmp_path, capsys):
+    code, out, err = train(tmp_path, capsys, "mcmc", "regression", "--chains", 2)
+    assert code == 0, err
+    assert [line.split(":")[0] for line in out[1:7]] == [
+        f"chain {chain}/2, sweep {sweep}" for chain in (1, 2) for sweep in (10, 20, 30)
+    ]
+    model = tf.keras.models.load_model(tmp_path / "model" / "model.keras")
+    assert model.get_layer("fm").num_samples == 2 * 20
+    settings = json.loads((tmp_path / "model" / "run.json").read_text())["settings"]
+    assert settings["chains"] == 2 and settings["seed"] == 0
 
 
 def test_libfm_option_names_reach_the_learner(tmp_path, capsys, monkeypatch):

@@ -8,9 +8,11 @@ genres at 1/n each and release decade, a group per field; with
 ``side+implicit`` also SVD++'s implicit feedback: the movies each user rated
 and the users who rated each movie, in ``uK.base``) and reports the RMSE of
 the posterior mean on ``uK.test``, after ``--sweeps`` sweeps of which the
-first ``--burn-in`` are dropped. With ``--tables`` (always with
-``side+implicit``), the user's and the movie's features are two relation
-blocks (`keras_fm.bayes.Relation`) rather than columns of every row.
+first ``--burn-in`` are dropped, in each of ``--chains`` chains (seeds
+``--seed``, ``--seed + 1``, ...) whose samples are averaged together.
+With ``--tables`` (always with ``side+implicit``), the user's and the
+movie's features are two relation blocks (`keras_fm.bayes.Relation`)
+rather than columns of every row.
 Seconds: ``fit s`` is the whole `fit_mcmc` call (coloring, the two XLA
 compilations, every sweep, the model), ``s/sweep`` the median of 20 more
 sweeps once compiled. With ``--libfm PATH`` (a libFM binary), libFM's MCMC
@@ -27,7 +29,7 @@ With side features and implicit feedback: myFM 0.8833 on u1 at rank 10
 
 Usage: python examples/benchmarks/bayes_movielens.py [--data DIR]
        [--dims 8,32] [--folds 1,2,3,4,5] [--sweeps 200] [--burn-in 20]
-       [--thin 1] [--seed 0]
+       [--thin 1] [--chains 1] [--seed 0]
        [--features ids|side|side+implicit] [--tables] [--libfm PATH]
 """
 
@@ -191,7 +193,7 @@ def ours(folder, fold, dim, args):
     start = time.perf_counter()
     model = fit_mcmc(train, embedding_dim=dim, num_sweeps=args.sweeps,
                      burn_in=args.burn_in, thin=args.thin, groups=groups,
-                     seed=args.seed)  # fmt: skip
+                     num_chains=args.chains, seed=args.seed)  # fmt: skip
     seconds = time.perf_counter() - start
     chain = GibbsSweep(train, groups, dim, "regression", color_features(train))
     for _ in range(2):  # both compilations (with and without recomputation)
@@ -255,7 +257,8 @@ def main():
     parser.add_argument("--sweeps", type=int, default=200)
     parser.add_argument("--burn-in", type=int, default=20)
     parser.add_argument("--thin", type=int, default=1, help="keep every n-th sample")
-    parser.add_argument("--seed", type=int, default=0, help="the sampler's seed")
+    parser.add_argument("--chains", type=int, default=1, help="independent chains")
+    parser.add_argument("--seed", type=int, default=0, help="the first chain's seed")
     parser.add_argument("--libfm", help="a libFM binary, run beside")
     parser.add_argument(
         "--tables",

@@ -148,6 +148,7 @@ class GibbsSweep(tf.Module):
             RelationDraws(relation, data.num_features) for relation in data.relations
         ]
         self.generator = tf.random.Generator.from_seed(seed)
+        self.init_stdev = init_stdev
         k, p, n, g = embedding_dim, data.num_features, data.num_rows, self.num_groups
         # float64 throughout: a float32 constant (tf.fill of 0.3) would carry
         # its rounding (0.30000001) into every draw.
@@ -161,9 +162,27 @@ class GibbsSweep(tf.Module):
         self.mu_w, self.mu_v = variable(tf.zeros([g])), variable(tf.zeros([g, k]))
         self.lambda_w = variable(np.full([g], l2[0] if not sample else 1.0))
         self.lambda_v = variable(np.full([g, k], l2[1] if not sample else 1.0))
+        self.initial_lambdas = (self.lambda_w.numpy(), self.lambda_v.numpy())
         self.target = variable(self.labels if task == "regression" else tf.zeros([n]))
         self.residual = variable(tf.zeros([n]))
         self.q = variable(tf.zeros([k, n]))
+        self.sweeps_done = 0
+
+    def restart(self, seed: int) -> None:
+        """Starts a new chain from ``seed``: the state a new `GibbsSweep` of
+        that seed starts from, without tracing and compiling its sweep again."""
+        self.generator.reset_from_seed(seed)
+        self.vt.assign(
+            self.generator.normal(self.vt.shape, stddev=self.init_stdev, dtype=DTYPE)
+        )
+        for variable in (self.w0, self.w, self.mu_w, self.mu_v, self.residual, self.q):
+            variable.assign(tf.zeros_like(variable))
+        self.alpha.assign(1.0)
+        self.lambda_w.assign(self.initial_lambdas[0])
+        self.lambda_v.assign(self.initial_lambdas[1])
+        self.target.assign(
+            self.labels if self.task == "regression" else tf.zeros_like(self.target)
+        )
         self.sweeps_done = 0
 
     # Predictions -------------------------------------------------------

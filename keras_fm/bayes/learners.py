@@ -30,6 +30,7 @@ def fit_mcmc(
     num_sweeps: int = 200,
     burn_in: int = 50,
     thin: int = 1,
+    num_chains: int = 1,
     groups: Sequence[int] | np.ndarray | None = None,
     init_stdev: float = 0.1,
     hyperpriors: Hyperpriors | None = None,
@@ -48,8 +49,15 @@ def fit_mcmc(
     every ``thin``-th sample is kept; the returned model predicts their
     average: the posterior predictive mean (for binary tasks, the mean
     probability of a probit model). It keeps ``S = (num_sweeps - burn_in) //
-    thin`` samples of ``(num_features + 1) * (embedding_dim + 1)`` float32
-    weights each: thin more for large feature spaces.
+    thin`` samples per chain of ``(num_features + 1) * (embedding_dim + 1)``
+    float32 weights each: thin more for large feature spaces.
+
+    A chain moves slowly between the modes of an FM's posterior (the latent
+    vectors can rotate and swap): ``num_chains`` independent chains, whose
+    samples the model averages together, explore it better than one chain
+    of as many sweeps. MovieLens 100K with side features, k = 16, mean test
+    RMSE over u1..u5: one chain of 500 sweeps 0.8898, four chains of 100
+    0.8877 (`examples/benchmarks/bayes_movielens.py`).
 
     Features that many rows share (a user's side features, the movies the
     user rated as SVD++'s implicit feedback) may be given once per user as
@@ -67,6 +75,9 @@ def fit_mcmc(
         num_sweeps: sweeps in all, burn-in included.
         burn_in: sweeps whose samples are dropped.
         thin: keep every ``thin``-th sample after the burn-in.
+        num_chains: independent chains, each of ``num_sweeps`` sweeps from
+            its own seed (``seed``, ``seed + 1``, ...) and start; the model
+            averages the kept samples of all of them.
         groups: the prior group of each feature (its own mean and precision
             of ``w`` and of each factor), e.g. its field. Defaults to one
             group per field with ``features``, else one group for all.
@@ -81,7 +92,7 @@ def fit_mcmc(
         features: the `keras_fm.features` specs ``train`` was read with
             (`keras_fm.bayes.field_rows`): the model then takes their
             feature dict, as the SGD field models do.
-        seed: the seed of every draw.
+        seed: the seed of every draw (of the first chain).
         verbose: 1 prints a line every 10 sweeps, with the seconds a sweep.
 
     Returns:
@@ -89,10 +100,11 @@ def fit_mcmc(
         yields them), or from the feature dict of ``features``, to
         ``prediction``, through a `keras_fm.layers.PosteriorFM` named ``"fm"``.
     """
-    if burn_in < 0 or thin < 1 or num_sweeps - burn_in < thin:
+    if burn_in < 0 or thin < 1 or num_sweeps - burn_in < thin or num_chains < 1:
         raise ValueError(
-            "need 0 <= burn_in and 1 <= thin <= num_sweeps - burn_in; received "
-            f"num_sweeps={num_sweeps}, burn_in={burn_in}, thin={thin}"
+            "need 0 <= burn_in, 1 <= thin <= num_sweeps - burn_in and "
+            f"num_chains >= 1; received num_sweeps={num_sweeps}, "
+            f"burn_in={burn_in}, thin={thin}, num_chains={num_chains}"
         )
     if features is not None:
         _check_features(features, train.num_features)
@@ -102,12 +114,17 @@ def fit_mcmc(
     clip = _clip(clip, train, task)
     progress = _Progress(sweep, task, validation, verbose, clip=clip)
     samples: list[tuple[float, np.ndarray, np.ndarray]] = []
-    for index in range(num_sweeps):
-        rmse = float(sweep.sweep())
-        kept = index >= burn_in and (index - burn_in) % thin == thin - 1
-        if kept:
-            samples.append(sweep.parameters())
-        progress.after(index, rmse, kept)
+    for chain in range(num_chains):
+        if chain:
+            sweep.restart(seed + chain)
+        if num_chains > 1:
+            progress.chain = f"chain {chain + 1}/{num_chains}, "
+        for index in range(num_sweeps):
+            rmse = float(sweep.sweep())
+            kept = index >= burn_in and (index - burn_in) % thin == thin - 1
+            if kept:
+                samples.append(sweep.parameters())
+            progress.after(index, rmse, kept)
     return posterior_model(
         samples, train.num_features, task, clip=clip, features=features
     )
@@ -277,6 +294,7 @@ class _Progress:
         self.total: Any = 0.0
         self.count = 0
         self.score: float | None = None
+        self.chain = ""  # the chain's name in the lines, if several
         self.clock = time.perf_counter()
 
     def after(self, index: int, rmse: float, kept: bool) -> None:
@@ -289,7 +307,7 @@ class _Progress:
             return
         # Probit's residuals are those of its latent normal targets.
         kind = "train rmse" if self.task == "regression" else "latent rmse"
-        line = f"sweep {index + 1}: {kind} {rmse:.4f}"
+        line = f"{self.chain}sweep {index + 1}: {kind} {rmse:.4f}"
         if self.score is not None:
             metric = "rmse" if self.task == "regression" else "auc"
             line += f", validation {metric} {self.score:.4f}"

@@ -34,6 +34,7 @@ BAYES_DEFAULTS: dict[str, Any] = {
     "sweeps": 200,
     "burn_in": 20,
     "thin": 1,
+    "chains": 1,
     "init_stdev": 0.1,
 }
 EPOCHS = 100  # a maximum: early stopping ends the runs
@@ -177,8 +178,14 @@ def fill_train_defaults(args: argparse.Namespace) -> None:
 def fill_bayes_defaults(args: argparse.Namespace) -> None:
     """Fills the options of ``--learner mcmc`` and ``als`` in; an error
     names any option given that the learner does not use."""
-    if args.learner == "als" and (args.burn_in is not None or args.thin is not None):
-        raise ValueError("--burn-in and --thin: options of --learner mcmc")
+    mcmc_only = [
+        f"--{name.replace('_', '-')}"
+        for name in ("burn_in", "thin", "chains")
+        if getattr(args, name) is not None
+    ]
+    if args.learner == "als" and mcmc_only:
+        kind = "an option" if len(mcmc_only) == 1 else "options"
+        raise ValueError(f"{', '.join(mcmc_only)}: {kind} of --learner mcmc")
     sgd_only = ("learning_rate", "batch_size", "epochs", "patience", *MODEL_OPTIONS)
     unused = [
         option

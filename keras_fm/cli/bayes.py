@@ -97,7 +97,8 @@ def _settings(
         **{name: [os.path.abspath(p) for p in group] for name, group in paths.items()},
         "embedding_dim": args.embedding_dim or 8, "sweeps": args.sweeps,
         "burn_in": args.burn_in if mcmc else None,
-        "thin": args.thin if mcmc else None, "seed": args.seed,
+        "thin": args.thin if mcmc else None,
+        "chains": args.chains if mcmc else None, "seed": args.seed,
         "init_stdev": args.init_stdev,
         "l2": args.l2 if args.learner == "als" else None,
         "fields_by_position": args.fields_by_position,
@@ -128,7 +129,8 @@ def _train(
         by_position = args.fields_by_position and features is None
         groups = _position_groups(train) if by_position else None
         model = fit_mcmc(train, args.task, burn_in=args.burn_in, thin=args.thin,
-                         groups=groups, **common)  # fmt: skip
+                         num_chains=args.chains, groups=groups,
+                         **common)  # fmt: skip
     else:
         l2 = ALS_L2 if args.l2 is None else float(args.l2)
         model = fit_als(train, args.task, l2=(l2, l2), **common)

@@ -207,6 +207,13 @@ def _train_learner(train: argparse.ArgumentParser) -> None:
         f"(default: {BAYES_DEFAULTS['thin']})",
     )  # fmt: skip
     learner.add_argument(
+        "--chains", type=positive_int,
+        help="mcmc: independent chains of --sweeps each, from seeds --seed, "
+        "--seed + 1, ...; the model averages all their samples, which explores "
+        "the posterior better than one chain of as many sweeps "
+        f"(default: {BAYES_DEFAULTS['chains']})",
+    )  # fmt: skip
+    learner.add_argument(
         "--init-stdev", type=positive_float,
         help="standard deviation of the initial latent vectors "
         f"(default: {BAYES_DEFAULTS['init_stdev']})",

@@ -217,6 +217,54 @@ def test_the_model_averages_the_kept_samples_of_the_chain():
 
 
 @pytest.mark.parametrize("task", ["regression", "binary"])
+def test_chains_are_the_chains_of_their_seeds_averaged_together(task):
+    """Three chains from seed 4: the samples of single chains from seeds 4,
+    5 and 6, in that order (the restarted sweep starts as a new one)."""
+    train, _ = fm_data(300, seed=5, task=task)
+    options = {"embedding_dim": 2, "num_sweeps": 6, "burn_in": 2, "thin": 2}
+    pooled = fit_mcmc(train, task, num_chains=3, seed=4, **options)
+    singles = [fit_mcmc(train, task, seed=seed, **options) for seed in (4, 5, 6)]
+    layers = [model.get_layer("fm") for model in singles]
+    layer = pooled.get_layer("fm")
+    assert layer.bias.shape == (6,)  # 3 chains x 2 kept samples
+    for name in ("bias", "linear_weights", "embeddings"):
+        parts = [getattr(single, name).numpy() for single in layers]
+        axis = 0 if name == "bias" else 1
+        np.testing.assert_allclose(
+            getattr(layer, name).numpy(), np.concatenate(parts, axis), rtol=1e-6
+        )
+    assert not np.allclose(parts[0], parts[1])  # the seeds differ
+    test, _ = fm_data(200, seed=7, task=task)
+    scores = [model.predict(ragged(test), verbose=0)[:, 0] for model in singles]
+    np.testing.assert_allclose(
+        pooled.predict(ragged(test), verbose=0)[:, 0],
+        np.mean(scores, axis=0),
+        atol=1e-5,
+    )
+
+
+def test_chains_progress_lines_name_the_chain_and_average_all(capsys):
+    train, _ = fm_data(600, seed=5)
+    valid, _ = fm_data(300, seed=6)
+    model = fit_mcmc(train, embedding_dim=2, num_sweeps=10, burn_in=4,
+                     num_chains=2, validation=valid, verbose=1)  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "chain 1/2, sweep 10",
+        "chain 2/2, sweep 10",
+    ]
+    printed = float(lines[-1].split("validation rmse ")[1].split(",")[0])
+    assert printed == pytest.approx(rmse(model, valid), abs=1e-4)
+
+
+@pytest.mark.parametrize("chains", [0, -1])
+def test_mcmc_refuses_fewer_than_one_chain(chains):
+    train, _ = fm_data(50, seed=5)
+    with pytest.raises(ValueError, match=f"num_chains={chains}"):
+        fit_mcmc(train, num_sweeps=3, burn_in=1, num_chains=chains)
+
+
+@pytest.mark.parametrize("task", ["regression", "binary"])
 def test_saved_model_and_tflite_serve_the_posterior_mean(task, tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
