@@ -314,3 +314,27 @@ def test_the_printed_validation_rmse_is_the_models(learner, capsys):
     scores = model.predict(ragged(valid), verbose=0)[:, 0]
     assert np.isclose(scores, 0.5, atol=1e-6).any()  # the clip binds
     assert printed == pytest.approx(rmse(model, valid), abs=1e-4)
+
+
+def test_chains_restart_relation_blocks_as_new_chains():
+    from keras_fm.bayes import Relation
+
+    rng = np.random.default_rng(0)
+    users = rng.integers(0, 20, 200)
+    rated = [list(rng.choice(np.arange(50, 60), 3, replace=False)) for _ in range(20)]
+    relation = Relation.from_lists(
+        index=users,
+        ids=[[user, *movies] for user, movies in enumerate(rated)],
+        values=[[1.0] + [3**-0.5] * 3 for _ in rated],
+    )
+    movies = [[int(20 + m)] for m in rng.integers(0, 30, 200)]
+    rows = SparseRows.from_lists(movies, [[1.0]] * 200, rng.normal(size=200), 60)
+    rows = rows.with_relations([relation])
+    options = {"embedding_dim": 2, "num_sweeps": 6, "burn_in": 2}
+    pooled = fit_mcmc(rows, num_chains=2, seed=3, **options)
+    singles = [fit_mcmc(rows, seed=seed, **options) for seed in (3, 4)]
+    np.testing.assert_allclose(
+        pooled.get_layer("fm").embeddings.numpy(),
+        np.concatenate([m.get_layer("fm").embeddings.numpy() for m in singles], 1),
+        rtol=1e-6,
+    )
