@@ -84,6 +84,9 @@ _DNN = {
     "dnn_activation": "relu",
     "dropout": 0.2,
     "batch_norm": True,
+    # bfloat16 products where the CPU multiplies them natively
+    # (`keras_fm.models.dnn_precision`).
+    "dnn_dtype": "auto",
 }
 _AUTOINT = {
     "num_layers": 3,

@@ -12,8 +12,8 @@ Each configuration runs in its own process, so that its peak resident memory
 is its own.
 
 First lines: the machine (CPU, cores this process may use, vector
-extensions) and its matrix-multiply ceiling (float32 4096 x 4096 matmul in
-TensorFlow, GFLOP/s, median of 5).
+extensions) and its matrix-multiply ceilings (4096 x 4096 matmuls in
+TensorFlow, float32 and bfloat16, GFLOP/s, median of 5).
 
 Columns: train examples/s (median of 3 epochs after a warm-up epoch) and
 their spread ((max - min) / median of the 3), predict examples/s, the
@@ -21,9 +21,10 @@ process's peak resident memory, the bytes of the model's weights plus
 optimizer slots and the ratio of the two, the train speed as a ratio to the
 baseline on the same data, the fraction of the matmul ceiling the training
 reaches (the dense layers' and CIN's multiply-adds, 3x the forward pass's
-for forward and backward; none for the FMs), and the optimizer
-(`compile_for_task`'s default for the model's table size, "+ XLA" when
-compiled with XLA).
+for forward and backward, against the ceiling of the dtype the DNN computes
+in; none for the FMs), and the optimizer (`compile_for_task`'s default for
+the model's table size, "+ XLA" when compiled with XLA, "bfloat16 DNN" when
+the deep models' default ``dnn_dtype="auto"`` chose bfloat16).
 
 Data: frappe's training file (202,027 rows, 10 fields, 5,382 ids; from
 ../shared/data, see its SOURCE.md) and generated rows (10 fields, ids drawn
@@ -135,11 +136,11 @@ def training_flops(model):
     return 6 * multiply_adds
 
 
-def matmul_ceiling():
-    """TensorFlow's float32 matmul speed here: GFLOP/s of 4096 x 4096, median of 5."""
+def matmul_ceiling(dtype="float32"):
+    """TensorFlow's matmul speed here: GFLOP/s of 4096 x 4096, median of 5."""
     import tensorflow as tf
 
-    a = tf.random.normal((4096, 4096))
+    a = tf.cast(tf.random.normal((4096, 4096)), dtype)
     product = tf.function(lambda x: tf.matmul(x, x))
     product(a).numpy()
     times = []
@@ -237,7 +238,13 @@ def measure(config, folder, rows):
     predict_seconds = time.perf_counter() - start
     state = sum(int(np.prod(v.shape)) * 4 for v in model.optimizer.variables)
     state += sum(int(np.prod(v.shape)) * 4 for v in model.weights)
+    dnn_dtype = {
+        layer.compute_dtype
+        for layer in model._flatten_layers()
+        if isinstance(layer, keras.layers.Dense) and layer.name.startswith("dnn_dense")
+    }
     return {
+        "dnn_dtype": "bfloat16" if "bfloat16" in dnn_dtype else "float32",
         "train": examples / float(np.median(times)),
         "spread": (max(times) - min(times)) / float(np.median(times)),
         "flops": training_flops(model),
@@ -245,7 +252,8 @@ def measure(config, folder, rows):
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "state_mb": state / 2**20,
         "optimizer": type(model.optimizer).__name__
-        + (" + XLA" if model.jit_compile else ""),
+        + (" + XLA" if model.jit_compile else "")
+        + (", bfloat16 DNN" if "bfloat16" in dnn_dtype else ""),
     }
 
 
@@ -261,7 +269,7 @@ def main():
         print(json.dumps(measure(CONFIGS[args.one], args.folder, args.rows)))
         return
     if args.ceiling:
-        print(json.dumps(matmul_ceiling()))
+        print(json.dumps({d: matmul_ceiling(d) for d in ("float32", "bfloat16")}))
         return
     wanted = {name for name in args.only.split(",") if name}
     print(f"machine: {machine()}", flush=True)
@@ -271,7 +279,11 @@ def main():
             check=True,
         ).stdout.strip().splitlines()[-1]
     )  # fmt: skip
-    print(f"matmul ceiling: {ceiling:.0f} GFLOP/s (float32, 4096 x 4096)", flush=True)
+    print(
+        f"matmul ceiling (4096 x 4096): {ceiling['float32']:.0f} GFLOP/s in float32, "
+        f"{ceiling['bfloat16']:.0f} in bfloat16",
+        flush=True,
+    )
     header = (
         f"{'model':26}{'ids':>10}{'train ex/s':>12}{'spread':>8}{'predict ex/s':>14}"
         f"{'peak MB':>9}{'state MB':>10}{'peak/state':>11}{'vs keras':>10}"
@@ -308,7 +320,8 @@ def main():
 def row(name, ids, figures, ratio, ceiling):
     """One line of the table."""
     state = figures["state_mb"]
-    fraction = figures["flops"] * figures["train"] / (ceiling * 1e9)
+    flops = figures["flops"] * figures["train"]
+    fraction = flops / (ceiling[figures.get("dnn_dtype", "float32")] * 1e9)
     return (
         f"{name:26}{ids:>10}{figures['train']:>12,.0f}{figures['spread']:>8.1%}"
         f"{figures['predict']:>14,.0f}{figures['peak_mb']:>9,.0f}{state:>10,.0f}"

@@ -96,6 +96,11 @@ def edge_inputs(model: keras.Model, inputs: Mapping[str, Any]) -> dict[str, Any]
 
 def _edge_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
     config = layer.get_config()
+    if layer.compute_dtype in ("bfloat16", "float16"):
+        # TFLite's built-in kernels compute in float32 (a deep model's DNN
+        # trains in bfloat16 on CPUs with bfloat16 units): the weights are
+        # float32 under a mixed policy already.
+        config["dtype"] = "float32"
     if isinstance(layer, FieldInputLayer):
         config["features"] = [
             keras.saving.serialize_keras_object(edge_feature(f)) for f in layer.features
@@ -111,7 +116,7 @@ def edge_model(model: keras.Model) -> keras.Model:
     lookup / hashed features take row indices (see `edge_feature`). A
     model over raw rows (`build_sparse_fm`, `keras_fm.bayes`) takes dense
     ``ids`` (padded with -1) and ``values`` (padded with 0). The weights are
-    ``model``'s.
+    ``model``'s; layers of a mixed-precision policy compute in float32.
 
     Args:
         model: a model of `keras_fm.models` (or built from feature specs).

@@ -6,6 +6,10 @@ import keras
 import tensorflow as tf
 
 from keras_fm.registration import register
+from keras_fm.xla_context import in_xla
+
+# Input dtypes the fused kernel takes as they are (its statistics are float32).
+_FUSED_DTYPES = (tf.float32, tf.bfloat16, tf.float16)
 
 
 @register
@@ -22,6 +26,15 @@ class GlobalBatchNormalization(keras.layers.BatchNormalization):
     replicas train as one device would on the same batch (to float
     rounding), for one more all-reduce per layer and step. Outside a
     strategy, or with a mask, it is `keras.layers.BatchNormalization`.
+
+    Training outside XLA and outside a strategy of several replicas, with
+    features on the last axis, it normalizes with TensorFlow's fused kernel
+    (``FusedBatchNormV3``, oneDNN's on x86): one pass forward and one
+    backward instead of Keras's chain of ops, which took 4.9 ms for a
+    (4096, 400) bfloat16 batch forward and backward against 2.7 ms. The
+    statistics, moving averages and gradients are Keras's (tested equal to
+    1e-5); bfloat16 inputs are normalized without a float32 copy (the
+    kernel's statistics are float32).
 
     Args:
         **kwargs: `keras.layers.BatchNormalization` arguments (except
@@ -56,6 +69,46 @@ class GlobalBatchNormalization(keras.layers.BatchNormalization):
                 "`synchronized`"
             )
         super().__init__(**kwargs)
+
+    def call(self, inputs: Any, training: Any = None, mask: Any = None) -> Any:
+        if not training or not self._fused_applies(inputs, mask):
+            return super().call(inputs, training=training, mask=mask)
+        width = inputs.shape[-1]
+        gamma = self.gamma if self.scale else tf.ones((width,))
+        beta = self.beta if self.center else tf.zeros((width,))
+        x = inputs if inputs.dtype in _FUSED_DTYPES else tf.cast(inputs, "float32")
+        normalized, mean, unbiased = tf.compat.v1.nn.fused_batch_norm(
+            tf.reshape(x, (-1, 1, 1, width)),
+            tf.cast(gamma, "float32"),
+            tf.cast(beta, "float32"),
+            epsilon=self.epsilon,
+            is_training=True,
+        )
+        # The kernel's variance output is the unbiased one (n - 1); Keras
+        # moves its averages with the batch's own (n).
+        rows = tf.cast(tf.shape(normalized)[0], "float32")
+        variance = unbiased * (rows - 1.0) / rows
+        momentum = self.momentum
+        self.moving_mean.assign(self.moving_mean * momentum + mean * (1 - momentum))
+        self.moving_variance.assign(
+            self.moving_variance * momentum + variance * (1 - momentum)
+        )
+        outputs = tf.reshape(normalized, tf.shape(inputs))
+        return tf.cast(outputs, self.compute_dtype)
+
+    def _fused_applies(self, inputs: Any, mask: Any) -> bool:
+        """Whether the fused kernel computes this training call."""
+        context = tf.distribute.get_replica_context()
+        rank = len(inputs.shape)
+        return (
+            self.trainable
+            and mask is None
+            and not self.renorm
+            and rank >= 2
+            and list(self._reduction_axes) == list(range(rank - 1))
+            and not in_xla()
+            and (context is None or context.num_replicas_in_sync == 1)
+        )
 
     def _moments(self, inputs: Any, mask: Any) -> tuple[Any, Any]:
         context = tf.distribute.get_replica_context()

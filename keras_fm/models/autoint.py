@@ -28,6 +28,7 @@ def build_autoint(
     dnn_activation: str = _D["dnn_activation"],
     dropout: float = _D["dropout"],
     batch_norm: bool = _D["batch_norm"],
+    dnn_dtype: str | None = _D["dnn_dtype"],
     embeddings_l2: float | dict[str, float] = _D["embeddings_l2"],
     embeddings_regularizer: Any = _D["embeddings_regularizer"],
     weights_regularizer: Any = _D["weights_regularizer"],
@@ -55,7 +56,8 @@ def build_autoint(
             AutoInt+ on frappe uses both, as the defaults do). Default to
             `True`.
         dnn_units: hidden layers of the optional DNN. Defaults to `()`.
-        dnn_activation, dropout, batch_norm: as `build_deepfm`.
+        dnn_activation, dropout, batch_norm, dnn_dtype: as
+            `build_deepfm`.
         embeddings_l2, embeddings_regularizer, weights_regularizer,
             embeddings_initializer, task, output_range, list_inputs, name: as
             `build_deepfm`; the regularizers default to FuxiCTR's whole-table
@@ -93,7 +95,16 @@ def build_autoint(
     flat = keras.layers.Flatten(name="flatten_attention")(attended)
     terms = [keras.layers.Dense(1, name="attention_logit")(flat)]
     if dnn_units:
-        terms.append(dnn_logit(vectors, dnn_units, dnn_activation, dropout, batch_norm))
+        terms.append(
+            dnn_logit(
+                vectors,
+                dnn_units,
+                dnn_activation,
+                dropout,
+                batch_norm,
+                dnn_dtype=dnn_dtype,
+            )
+        )
     return finish(inputs, terms, task, output_range, name)
 
 

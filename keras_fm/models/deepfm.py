@@ -22,6 +22,7 @@ def build_deepfm(
     dnn_activation: str = _D["dnn_activation"],
     dropout: float = _D["dropout"],
     batch_norm: bool = _D["batch_norm"],
+    dnn_dtype: str | None = _D["dnn_dtype"],
     embeddings_l2: float | dict[str, float] = _D["embeddings_l2"],
     embeddings_regularizer: Any = _D["embeddings_regularizer"],
     weights_regularizer: Any = _D["weights_regularizer"],
@@ -43,6 +44,12 @@ def build_deepfm(
         dnn_activation: hidden activation. Defaults to `"relu"`.
         dropout: dropout after each hidden layer. Defaults to `0.2`.
         batch_norm: batch normalization in the DNN. Defaults to `True`.
+        dnn_dtype: the DNN's dtype policy: `"auto"` (the default) trains it
+            in `"mixed_bfloat16"` on CPUs that multiply bfloat16 natively
+            (AMX, AVX512_BF16; see `keras_fm.models.dnn_precision`) and in
+            Keras's global policy elsewhere; None for the global policy, or
+            a policy name such as `"float32"`. The embeddings, FM terms and
+            output stay in the global policy.
         embeddings_l2, embeddings_regularizer, weights_regularizer,
             embeddings_initializer, use_first_order, task, output_range,
             list_inputs, name: as `build_fm`. The regularizers default to
@@ -68,5 +75,7 @@ def build_deepfm(
         use_first_order=use_first_order,
     )
     pairwise = FMInteraction(name="fm")(vectors)
-    deep = dnn_logit(vectors, dnn_units, dnn_activation, dropout, batch_norm)
+    deep = dnn_logit(
+        vectors, dnn_units, dnn_activation, dropout, batch_norm, dnn_dtype=dnn_dtype
+    )
     return finish(inputs, [first_order, pairwise, deep], task, output_range, name)

@@ -18,15 +18,18 @@ BATCH_NORM_MOMENTUM = 0.9
 BATCH_NORM_EPSILON = 1e-5
 
 
-def batch_normalization(name: str) -> GlobalBatchNormalization:
+def batch_normalization(
+    name: str, dtype: str | None = None
+) -> GlobalBatchNormalization:
     """The deep models' batch normalization (PyTorch's momentum and epsilon).
 
     Its statistics are the global batch's under a `tf.distribute` strategy
     (`keras_fm.layers.GlobalBatchNormalization`), so N replicas train as one
-    device would on the same batch.
+    device would on the same batch. ``dtype`` is its dtype policy (None:
+    Keras's global one).
     """
     return GlobalBatchNormalization(
-        momentum=BATCH_NORM_MOMENTUM, epsilon=BATCH_NORM_EPSILON, name=name
+        momentum=BATCH_NORM_MOMENTUM, epsilon=BATCH_NORM_EPSILON, name=name, dtype=dtype
     )
 
 
@@ -37,6 +40,7 @@ def dnn_tower(
     dropout: float = 0.0,
     batch_norm: bool = False,
     name: str = "dnn",
+    dtype: str | None = None,
 ) -> Any:
     """Dense layers (each optionally followed by batch norm and dropout).
 
@@ -48,18 +52,24 @@ def dnn_tower(
         batch_norm: whether to batch-normalize before the activation (with
             PyTorch's momentum and epsilon, see `batch_normalization`).
         name: prefix of the layer names.
+        dtype: the layers' dtype policy (see
+            `keras_fm.models.dnn_precision.dnn_dtype_policy`). Defaults to
+            None, Keras's global policy.
 
     Returns:
-        The last hidden layer's output (the inputs if ``units`` is empty).
+        The last hidden layer's output (the inputs if ``units`` is empty), in
+        the policy's compute dtype.
     """
     x = inputs
     for index, size in enumerate(units):
         x = keras.layers.Dense(
-            size, use_bias=not batch_norm, name=f"{name}_dense_{index}"
+            size, use_bias=not batch_norm, name=f"{name}_dense_{index}", dtype=dtype
         )(x)
         if batch_norm:
-            x = batch_normalization(f"{name}_batch_norm_{index}")(x)
-        x = keras.layers.Activation(activation, name=f"{name}_activation_{index}")(x)
+            x = batch_normalization(f"{name}_batch_norm_{index}", dtype)(x)
+        x = keras.layers.Activation(
+            activation, name=f"{name}_activation_{index}", dtype=dtype
+        )(x)
         if dropout:
-            x = Dropout(dropout, name=f"{name}_dropout_{index}")(x)
+            x = Dropout(dropout, name=f"{name}_dropout_{index}", dtype=dtype)(x)
     return x

@@ -23,6 +23,7 @@ def build_nfm(
     dnn_activation: str = _D["dnn_activation"],
     dropout: float = _D["dropout"],
     batch_norm: bool = _D["batch_norm"],
+    dnn_dtype: str | None = _D["dnn_dtype"],
     embeddings_l2: float | dict[str, float] = _D["embeddings_l2"],
     embeddings_regularizer: Any = _D["embeddings_regularizer"],
     weights_regularizer: Any = _D["weights_regularizer"],
@@ -49,6 +50,8 @@ def build_nfm(
             to the pooled vector.
         batch_norm: batch norm on the pooled vector and in the DNN. Defaults
             to `True`.
+        dnn_dtype: the DNN's dtype policy, as `build_deepfm` (the pooled
+            vector's batch norm and dropout stay in the global policy).
         embeddings_l2, embeddings_regularizer, weights_regularizer,
             embeddings_initializer, use_first_order, task, output_range,
             list_inputs, name: as `build_deepfm`.
@@ -77,6 +80,12 @@ def build_nfm(
     if dropout:
         pooled = Dropout(dropout, name="bi_interaction_dropout")(pooled)
     deep = dnn_logit(
-        pooled, dnn_units, dnn_activation, dropout, batch_norm, flatten=False
+        pooled,
+        dnn_units,
+        dnn_activation,
+        dropout,
+        batch_norm,
+        flatten=False,
+        dnn_dtype=dnn_dtype,
     )
     return finish(inputs, [first_order, deep], task, output_range, name)

@@ -8,6 +8,7 @@ import keras
 from keras_fm.features import Feature
 from keras_fm.layers import FieldEmbedding
 from keras_fm.models.dnn import dnn_tower
+from keras_fm.models.dnn_precision import dnn_dtype_policy
 from keras_fm.models.inputs import model_inputs
 from keras_fm.models.tasks import prediction_head
 
@@ -49,14 +50,18 @@ def dnn_logit(
     dropout: float,
     batch_norm: bool,
     flatten: bool = True,
+    dnn_dtype: str | None = None,
 ) -> Any:
     """``Dense(1)(dnn_tower(inputs))``: a DNN's `(batch, 1)` contribution.
 
     ``flatten`` turns `(batch, fields, dim)` field vectors into one row first.
+    The tower computes in ``dnn_dtype``'s policy (`dnn_dtype_policy`), the
+    last `Dense(1)` in Keras's global one.
     """
     if flatten:
         inputs = keras.layers.Flatten(name="flatten")(inputs)
-    hidden = dnn_tower(inputs, units, activation, dropout, batch_norm)
+    policy = dnn_dtype_policy(dnn_dtype)
+    hidden = dnn_tower(inputs, units, activation, dropout, batch_norm, dtype=policy)
     return keras.layers.Dense(1, name="dnn_logit")(hidden)
 
 

@@ -24,6 +24,7 @@ def build_xdeepfm(
     dnn_activation: str = _D["dnn_activation"],
     dropout: float = _D["dropout"],
     batch_norm: bool = _D["batch_norm"],
+    dnn_dtype: str | None = _D["dnn_dtype"],
     embeddings_l2: float | dict[str, float] = _D["embeddings_l2"],
     embeddings_regularizer: Any = _D["embeddings_regularizer"],
     weights_regularizer: Any = _D["weights_regularizer"],
@@ -43,7 +44,8 @@ def build_xdeepfm(
         embedding_dim: size of the shared field vectors. Defaults to `10`.
         cin_layer_sizes: feature maps per CIN layer. Defaults to `(64,)`.
         cin_split_half: `CIN`'s ``split_half``. Defaults to `False`.
-        dnn_units, dnn_activation, dropout, batch_norm: as `build_deepfm`.
+        dnn_units, dnn_activation, dropout, batch_norm, dnn_dtype: as
+            `build_deepfm`.
         embeddings_l2, embeddings_regularizer, weights_regularizer,
             embeddings_initializer, use_first_order, task, output_range,
             list_inputs, name: as `build_fm`. The regularizers default to
@@ -70,5 +72,7 @@ def build_xdeepfm(
     )
     cin = CIN(cin_layer_sizes, split_half=cin_split_half, name="cin")(vectors)
     explicit = keras.layers.Dense(1, name="cin_logit")(cin)
-    implicit = dnn_logit(vectors, dnn_units, dnn_activation, dropout, batch_norm)
+    implicit = dnn_logit(
+        vectors, dnn_units, dnn_activation, dropout, batch_norm, dnn_dtype=dnn_dtype
+    )
     return finish(inputs, [first_order, explicit, implicit], task, output_range, name)

@@ -11,9 +11,21 @@ from ai_edge_litert.interpreter import Interpreter
 from keras_fm.export import edge_inputs, to_tflite
 from keras_fm.features import HashedFeature, IdFeature, NumericFeature
 from keras_fm.layers import FieldEmbedding
-from keras_fm.models import build_deepfm, build_sparse_fm, feature_inputs
+from keras_fm.models import (
+    MODEL_DEFAULTS,
+    build_deepfm,
+    build_sparse_fm,
+    feature_inputs,
+)
 from tests.export.test_saved_model import randomize_trainable
 from tests.models.test_models import SMALL, batch, build
+
+# Exactness needs the float32 DNN ("auto" is bfloat16 on CPUs with its units).
+FLOAT32_DNN = {
+    name: {"dnn_dtype": "float32"}
+    for name in SMALL
+    if "dnn_dtype" in MODEL_DEFAULTS[name]
+}
 
 
 def run_tflite(path, inputs):
@@ -23,7 +35,7 @@ def run_tflite(path, inputs):
 
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_float_tflite_equals_keras(name, tmp_path):
-    model = build(name)
+    model = build(name, **FLOAT32_DNN.get(name, {}))
     randomize_trainable(model, seed=5)
     data = batch(32, seed=2)
     want = model(data).numpy()
@@ -32,6 +44,20 @@ def test_float_tflite_equals_keras(name, tmp_path):
     got = run_tflite(info["path"], edge_inputs(model, data))
     np.testing.assert_allclose(got, want, atol=1e-5)
     assert np.ptp(want) > 1e-4
+
+
+def test_a_bfloat16_dnn_converts_to_the_float32_model(tmp_path):
+    """TFLite's kernels are float32: a DNN trained in bfloat16 runs there as
+    the same weights in float32."""
+    model = build("deepfm", dnn_dtype="mixed_bfloat16")
+    randomize_trainable(model, seed=5)
+    twin = build("deepfm", dnn_dtype="float32")
+    twin.set_weights(model.get_weights())
+    data = batch(32, seed=2)
+    info = to_tflite(model, tmp_path / "deepfm.tflite")
+    got = run_tflite(info["path"], edge_inputs(model, data))
+    np.testing.assert_allclose(got, twin(data).numpy(), atol=1e-5)
+    assert np.abs(model(data).numpy() - twin(data).numpy()).max() > 1e-6
 
 
 def test_sparse_fm_tflite_takes_padded_rows(tmp_path):
@@ -83,7 +109,7 @@ def test_hashed_features_take_bucket_indices_on_the_edge(tmp_path):
         IdFeature("item", 30),
         NumericFeature("price", transform="log"),
     ]
-    model = build_deepfm(features, embedding_dim=4, dnn_units=(8,))
+    model = build_deepfm(features, embedding_dim=4, dnn_units=(8,), dnn_dtype="float32")
     randomize_trainable(model, seed=1)
     data = {
         "device": tf.constant([["ios"], ["android"], ["?"]]),

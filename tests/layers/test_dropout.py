@@ -31,14 +31,58 @@ def test_masks_change_between_steps_and_follow_the_seed():
     np.testing.assert_array_equal(step(again, inputs).numpy(), a1)
 
 
-def test_without_xla_or_training_it_is_keras_dropout():
+def _outside_xla(layer, inputs):
+    return tf.function(lambda x: layer(x, training=True))(inputs)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_outside_xla_drops_the_rate_and_scales_the_rest(dtype):
+    inputs = tf.fill((400, 501), tf.constant(2.0, dtype))  # an odd count of halves
+    policy = "mixed_bfloat16" if dtype == "bfloat16" else "float32"
+    out = _outside_xla(Dropout(0.3, seed=1, dtype=policy), inputs)
+    assert out.dtype == dtype
+    out = out.numpy().astype("float64")
+    dropped = out == 0
+    assert abs(dropped.mean() - 0.3) < 0.005  # 2e5 draws: 5 standard errors
+    dropped_halves = round(0.3 * 65536)  # 19661: kept ones scaled by 1 / 0.70000
+    scale = 2.0 * 65536 / (65536 - dropped_halves)
+    np.testing.assert_allclose(
+        out[~dropped], scale, rtol=1e-6 if dtype == "float32" else 4e-3
+    )
+    rows, cols = dropped.mean(1), dropped.mean(0)
+    assert rows.std() < 0.04 and cols.std() < 0.04
+    # Neighbours (the two halves of one draw) are independent.
+    pairs = dropped.reshape(-1)[: 400 * 500].reshape(-1, 2)
+    assert abs((pairs[:, 0] & pairs[:, 1]).mean() - 0.09) < 0.005
+
+
+def test_outside_xla_masks_change_follow_the_seed_and_pass_the_gradient():
+    inputs = tf.random.normal((64, 64), seed=0)
+    first, again = Dropout(0.5, seed=3), Dropout(0.5, seed=3)
+    a1, a2 = _outside_xla(first, inputs).numpy(), _outside_xla(first, inputs).numpy()
+    assert not np.array_equal(a1 == 0, a2 == 0)
+    np.testing.assert_array_equal(_outside_xla(again, inputs).numpy(), a1)
+    layer = Dropout(0.25, seed=4)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        out = layer(inputs, training=True)
+        loss = tf.reduce_sum(out * tf.range(64, dtype="float32"))
+    mask = np.where(out.numpy() == 0, 0.0, 65536 / (65536 - 16384))
+    np.testing.assert_allclose(
+        tape.gradient(loss, inputs), mask * np.arange(64), rtol=1e-6
+    )
+
+
+def test_out_of_training_or_with_a_noise_shape_it_is_keras_dropout():
     inputs = np.random.default_rng(0).normal(size=(8, 10)).astype("float32")
-    ours, keras_own = Dropout(0.4, seed=5), keras.layers.Dropout(0.4, seed=5)
+    ours = Dropout(0.4, noise_shape=(8, 1), seed=5)
+    keras_own = keras.layers.Dropout(0.4, noise_shape=(8, 1), seed=5)
     np.testing.assert_array_equal(
         ours(inputs, training=True), keras_own(inputs, training=True)
     )
-    np.testing.assert_array_equal(ours(inputs, training=False), inputs)
+    np.testing.assert_array_equal(Dropout(0.4)(inputs, training=False), inputs)
     np.testing.assert_array_equal(_under_xla(Dropout(0.0), inputs), inputs)
+    np.testing.assert_array_equal(_outside_xla(Dropout(0.0), inputs), inputs)
 
 
 def test_round_trips_and_saves_in_a_model(tmp_path):

@@ -196,22 +196,32 @@ def hofm_terms(model, data, order):
     return terms
 
 
+# The DNN in float32, as the references compute (its default, "auto", is
+# bfloat16 on CPUs with bfloat16 units: tested below to that precision).
+FLOAT32 = {"dnn_dtype": "float32"}
 CASES = {
     "fm": ({}, fm_terms),
     "ffm": ({}, ffm_terms),
-    "deepfm": ({"dnn_units": (8, 4)}, lambda m, d: deepfm_terms(m, d, (8, 4))),
+    "deepfm": (
+        {"dnn_units": (8, 4), **FLOAT32},
+        lambda m, d: deepfm_terms(m, d, (8, 4)),
+    ),
     "xdeepfm": (
-        {"dnn_units": (6,), "cin_layer_sizes": (4, 3), "cin_split_half": True},
+        {"dnn_units": (6,), "cin_layer_sizes": (4, 3), "cin_split_half": True}
+        | FLOAT32,
         lambda m, d: xdeepfm_terms(m, d, (6,)),
     ),
     "afm": ({"attention_units": 5}, afm_terms),
-    "nfm": ({"dnn_units": (8, 3)}, lambda m, d: nfm_terms(m, d, (8, 3))),
+    "nfm": (
+        {"dnn_units": (8, 3), **FLOAT32},
+        lambda m, d: nfm_terms(m, d, (8, 3)),
+    ),
     "autoint": (
-        {"num_layers": 2, "num_heads": 2, "head_dim": 3},
+        {"num_layers": 2, "num_heads": 2, "head_dim": 3, **FLOAT32},
         lambda m, d: autoint_terms(m, d, 2, 2),
     ),
     "autoint+": (
-        {"num_layers": 1, "num_heads": 2, "head_dim": 3, "dnn_units": (5,)},
+        {"num_layers": 1, "num_heads": 2, "head_dim": 3, "dnn_units": (5,), **FLOAT32},
         lambda m, d: autoint_terms(m, d, 1, 2, (5,)),
     ),
     "hofm": ({"order": 4}, lambda m, d: hofm_terms(m, d, 4)),
@@ -233,6 +243,27 @@ def test_model_is_its_equation(name):
     np.testing.assert_allclose(model(data)[:, 0], want, rtol=1e-5, atol=1e-6)
     logits = keras.Model(model.inputs, model.get_layer("logit").output)(data)
     np.testing.assert_allclose(logits[:, 0], logit, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["deepfm", "nfm"])
+def test_a_bfloat16_dnn_is_its_equation_to_bfloat16_precision(name):
+    kwargs, reference = CASES[name]
+    model = BUILDERS[name](
+        features(), embedding_dim=4, **{**kwargs, "dnn_dtype": "mixed_bfloat16"}
+    )
+    data = raw_batch()
+    model(data)
+    randomize(model)
+    dense = [layer for layer in model.layers if layer.name.startswith("dnn_dense")]
+    assert dense and all(layer.compute_dtype == "bfloat16" for layer in dense)
+    assert all(w.dtype == "float32" for w in model.weights)
+    logit = sum(reference(model, data).values())
+    logits = keras.Model(model.inputs, model.get_layer("logit").output)(data)
+    assert logits.dtype == "float32"
+    # bfloat16 keeps 8 bits of each product's factors: 2^-8 of the terms.
+    scale = np.abs(logit).max()
+    np.testing.assert_allclose(logits[:, 0], logit, atol=0.02 * scale)
+    assert np.abs(logits[:, 0] - logit).max() > 1e-6  # it did round
 
 
 def test_regression_model_is_its_logit():
