@@ -47,9 +47,14 @@ def exact_options(name):
     """No dropout (its masks differ per replica), and vectors of N(0, 0.05):
     with the deep models' N(0, 1e-4) the pooled vector of NFM varies by
     ~1e-8, far below batch norm's epsilon, and its two batch norms amplify
-    float rounding of any summation order to 1e-2 in 4 steps."""
+    float rounding of any summation order to 1e-2 in 4 steps. The DNN in
+    float32 ("auto" is bfloat16 on CPUs with its units, whose rounding
+    differs between the fused kernel of one device and the replicas'
+    all-reduced statistics)."""
     dropouts = ("dropout", "attention_dropout")
     options = {k: 0.0 for k in dropouts if k in MODEL_DEFAULTS[name]}
+    if "dnn_dtype" in MODEL_DEFAULTS[name]:
+        options["dnn_dtype"] = "float32"
     return {**options, "embeddings_initializer": normal(0.05)}
 
 
