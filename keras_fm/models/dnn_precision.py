@@ -31,15 +31,18 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+def no_gpu() -> bool:
+    """Whether TensorFlow sees no GPU, so that the CPU runs the matmuls."""
+    return not tf.config.list_logical_devices("GPU")
+
+
 def native_bfloat16() -> bool:
     """Whether bfloat16 matmuls run fast here: a CPU with bfloat16 matrix
     instructions, TensorFlow's oneDNN kernels on (``TF_ENABLE_ONEDNN_OPTS``
     not ``0``) and no GPU (where XLA and float32 already run fast)."""
     if os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") == "0":
         return False
-    if tf.config.list_logical_devices("GPU"):
-        return False
-    return any(flag in cpu_flags() for flag in BFLOAT16_FLAGS)
+    return no_gpu() and any(flag in cpu_flags() for flag in BFLOAT16_FLAGS)
 
 
 def dnn_dtype_policy(dnn_dtype: str | None) -> str | None:
