@@ -93,10 +93,13 @@ def relu_mask_gradient(upstream: Any, outputs: Any, rate: float) -> Any:
     return tf.where(outputs > 0, upstream * scale, tf.zeros((), upstream.dtype))
 
 
-_compiled = {
-    function: tf.function(function, jit_compile=True, reduce_retracing=True)
-    for function in (apply_mask, apply_mask_after_relu, relu_mask_gradient)
-}
+def _xla(function: Any) -> Any:
+    return tf.function(function, jit_compile=True, reduce_retracing=True)
+
+
+_apply_mask = _xla(apply_mask)
+_apply_mask_after_relu = _xla(apply_mask_after_relu)
+_relu_mask_gradient = _xla(relu_mask_gradient)
 
 
 def masked(inputs: Any, seed: Any, rate: float) -> Any:
@@ -106,9 +109,9 @@ def masked(inputs: Any, seed: Any, rate: float) -> Any:
     @tf.custom_gradient
     def forward(inputs: Any) -> Any:
         def backward(upstream: Any) -> Any:
-            return _compiled[apply_mask](upstream, seed, rate)
+            return _apply_mask(upstream, seed, rate)
 
-        return _compiled[apply_mask](inputs, seed, rate), backward
+        return _apply_mask(inputs, seed, rate), backward
 
     return forward(inputs)
 
@@ -119,10 +122,10 @@ def masked_after_relu(features: Any, seed: Any, rate: float) -> Any:
 
     @tf.custom_gradient
     def forward(features: Any) -> Any:
-        outputs = _compiled[apply_mask_after_relu](features, seed, rate)
+        outputs = _apply_mask_after_relu(features, seed, rate)
 
         def backward(upstream: Any) -> Any:
-            return _compiled[relu_mask_gradient](upstream, outputs, rate)
+            return _relu_mask_gradient(upstream, outputs, rate)
 
         return outputs, backward
 
