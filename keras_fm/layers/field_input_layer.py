@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_fm.features.feature import Feature, id_weights
+from keras_fm.layers.tables import add_table
 from keras_fm.sparse_read import gather_rows
 
 
@@ -180,12 +181,8 @@ class FieldInputLayer(keras.layers.Layer):
     def build(self, input_shape: Any) -> None:
         if not self.use_first_order:
             return
-        self.linear_weights = self.add_weight(
-            name="linear_weights",
-            shape=(self.num_rows,),
-            initializer="zeros",
-            regularizer=self.weights_regularizer,
-            autocast=False,  # gathered rows are cast, not the table
+        self.linear_weights = add_table(
+            self, "linear_weights", (self.num_rows,), "zeros", self.weights_regularizer
         )
         self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
 

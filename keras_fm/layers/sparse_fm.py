@@ -105,12 +105,8 @@ class SparseFM(keras.layers.Layer):
             self.embeddings_initializer,
             self.embeddings_regularizer,
         )
-        self.linear_weights = self.add_weight(
-            name="linear_weights",
-            shape=(rows,),
-            initializer="zeros",
-            regularizer=self.weights_regularizer,
-            autocast=False,
+        self.linear_weights = add_table(
+            self, "linear_weights", (rows,), "zeros", self.weights_regularizer
         )
         self.bias = self.add_weight(name="bias", shape=(), initializer="zeros")
         self.built = True

@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_fm.huge_pages import advise_huge_pages
+
 # Tables of more entries are filled block by block. A random initializer
 # computes a whole table in several temporaries (a draw, its scaling, its
 # shift), which the allocator keeps: a 1e7 x 16 float32 table (640 MB) built
@@ -39,6 +41,8 @@ def add_table(
     but not the table it would give in one piece). Smaller tables, other
     initializers and tables under a `tf.distribute` strategy are created in
     one piece. The table is not autocast: gathered rows are cast instead.
+    Large tables are backed by huge pages where the system offers them
+    (`keras_fm.huge_pages`).
 
     Args:
         layer: the layer that owns the table.
@@ -63,6 +67,7 @@ def add_table(
         regularizer=regularizer,
         autocast=False,
     )
+    advise_huge_pages(table)  # while it holds one value
     if by_blocks:
         _fill_by_blocks(table, initializer)
     return table

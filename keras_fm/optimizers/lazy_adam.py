@@ -76,7 +76,7 @@ class LazyAdam(RowSparseMixin, keras.optimizers.Adam):
         alpha = lr * ops.sqrt(1 - beta_2_power) / (1 - beta_1_power)
         index = self._get_variable_index(variable)
         m, v = self._momentums[index], self._velocities[index]
-        rows, grad = self.rows_and_gradient(gradient, variable)
+        rows, grad, current = self.rows_and_gradient(gradient, variable)
         m_rows = read_rows(m, rows)
         v_rows = read_rows(v, rows)
         m_rows = m_rows + (grad - m_rows) * (1 - self.beta_1)
@@ -84,7 +84,6 @@ class LazyAdam(RowSparseMixin, keras.optimizers.Adam):
         write_rows(self, m, rows, m_rows)
         write_rows(self, v, rows, v_rows)
         step_rows = m_rows * alpha / (ops.sqrt(v_rows) + self.epsilon)
-        current = self.variable_rows(variable, gradient, rows)
         write_rows(self, variable, rows, current - step_rows)
 
     def get_config(self) -> dict[str, Any]:

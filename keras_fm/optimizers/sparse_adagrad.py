@@ -58,9 +58,8 @@ class SparseAdagrad(RowSparseMixin, keras.optimizers.Adagrad):
         dtype = variable.dtype
         lr = ops.cast(learning_rate, dtype)
         accumulator = self._accumulators[self._get_variable_index(variable)]
-        rows, grad = self.rows_and_gradient(gradient, variable)
+        rows, grad, current = self.rows_and_gradient(gradient, variable)
         accumulated = read_rows(accumulator, rows) + ops.square(grad)
         write_rows(self, accumulator, rows, accumulated)
         step_rows = lr * grad / ops.sqrt(accumulated + self.epsilon)
-        current = self.variable_rows(variable, gradient, rows)
         write_rows(self, variable, rows, current - step_rows)

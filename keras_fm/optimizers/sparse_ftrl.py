@@ -51,8 +51,7 @@ class SparseFtrl(RowSparseMixin, keras.optimizers.Ftrl):
         lr = ops.cast(learning_rate, dtype)
         index = self._get_variable_index(variable)
         accumulator, linear = self._accumulators[index], self._linears[index]
-        rows, grad = self.rows_and_gradient(gradient, variable)
-        weights = self.variable_rows(variable, gradient, rows)
+        rows, grad, weights = self.rows_and_gradient(gradient, variable)
         accum = read_rows(accumulator, rows)
         lin = read_rows(linear, rows)
         power = self.learning_rate_power

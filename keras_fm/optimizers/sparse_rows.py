@@ -5,6 +5,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from keras_fm.huge_pages import advise_huge_pages
 from keras_fm.optimizers.row_penalties import penalty_gradient
 from keras_fm.sparse_read import gather_rows
 from keras_fm.xla_context import in_xla
@@ -140,6 +141,9 @@ class RowSparseMixin:
     the same ids. Not under a strategy of several replicas, which never
     compiles with XLA.
 
+    Slots of large tables are backed by huge pages where the system offers
+    them (`keras_fm.huge_pages`).
+
     Whole-table L1/L2 penalties handed over by `penalize_rows` (as
     `keras_fm.models.compile_for_task` does for the model's tables) add
     their gradient to the rows each step updates.
@@ -150,14 +154,16 @@ class RowSparseMixin:
         penalties = getattr(getattr(self, "_row_state", None), "penalties", {})
         self._row_state = _RowState()
         self._row_state.penalties = penalties
+        for slot in self.variables:  # type: ignore[attr-defined]
+            advise_huge_pages(slot)
         if tf.distribute.get_strategy().num_replicas_in_sync > 1:
             return
         for variable in var_list:
             rows = variable.shape[0] if len(variable.shape) >= 1 else None
             if rows and rows not in self._row_state.by_rows:
-                self._row_state.by_rows[rows] = tf.Variable(
-                    tf.zeros((rows,), tf.int32), trainable=False
-                )
+                scratch = tf.Variable(tf.zeros((rows,), tf.int32), trainable=False)
+                advise_huge_pages(scratch)
+                self._row_state.by_rows[rows] = scratch
 
     def penalize_rows(self, penalties: Any) -> None:
         """Applies whole-table penalties to the rows each step updates.
@@ -174,11 +180,13 @@ class RowSparseMixin:
             for variable, regularizer in penalties
         }
 
-    def rows_and_gradient(self, gradient: Any, variable: Any) -> tuple[Any, Any]:
-        """``(rows, summed gradient rows)`` of a row-sparse ``gradient``,
-        cast to the variable's dtype: `unique_rows` without XLA,
-        `summed_rows` under it; with the variable's row penalty's gradient
-        (`penalize_rows`) added."""
+    def rows_and_gradient(self, gradient: Any, variable: Any) -> tuple[Any, Any, Any]:
+        """``(rows, summed gradient rows, variable rows)`` of a row-sparse
+        ``gradient``: `unique_rows` without XLA, `summed_rows` under it, the
+        gradient cast to the variable's dtype with the variable's row
+        penalty's gradient (`penalize_rows`) added, and the variable's values
+        at those rows (`variable_rows`), read once for the penalty and the
+        update."""
         state = getattr(self, "_row_state", None)
         num_rows = int(variable.shape[0])
         if state is None or not self._by_scratch(variable):
@@ -187,12 +195,11 @@ class RowSparseMixin:
             representative = state.representatives(gradient.indices, num_rows)
             rows, grad = summed_rows(gradient, representative, num_rows)
         grad = keras.ops.cast(grad, variable.dtype)
+        current = self.variable_rows(variable, gradient, rows)
         penalty = state.penalties.get(self._var_key(variable)) if state else None  # type: ignore[attr-defined]
         if penalty is not None:
-            grad = grad + penalty_gradient(
-                penalty, self.variable_rows(variable, gradient, rows)
-            )
-        return rows, grad
+            grad = grad + penalty_gradient(penalty, current)
+        return rows, grad, current
 
     def variable_rows(self, variable: Any, gradient: Any, rows: Any) -> Any:
         """``read_rows(variable, rows)`` for the ``rows`` of
