@@ -7,8 +7,9 @@ walk besides its cache miss; in 2 MB pages the walks mostly hit. Linux
 backs memory with 2 MB pages where a process asks for them (``madvise``,
 the default mode of most distributions) or everywhere (``always``), but
 TensorFlow's allocator does not ask. Measured on 2 cores (FM k=16, 1e7 ids,
-`examples/benchmarks/throughput.py`, two runs each, alternating): 817k and
-799k examples/s against 694k and 676k in 4 KB pages, same peak memory.
+`examples/benchmarks/throughput.py`'s measurement, two runs each,
+alternating): 803k and 795k examples/s against 682k and 690k in 4 KB pages,
+the same peak memory.
 
 `advise_huge_pages` asks for a variable that holds one repeated value (a
 table before its random fill, a zero-initialized slot): it marks the
