@@ -123,3 +123,33 @@ def test_compile_for_task_places_the_penalties_for_its_optimizer():
     compile_for_task(model, "binary", keras.optimizers.Adam(1e-3))
     assert all(table.regularizer is penalty for table, penalty in pairs)
     assert len(model.losses) == 2
+
+
+@pytest.mark.parametrize("cls", [LazyAdam, SparseAdagrad, SparseFtrl])
+def test_a_penalized_update_reads_the_variable_rows_once(cls):
+    variable = keras.Variable(np.zeros((ROWS, DIM), "float32"))
+    optimizer = cls(learning_rate=0.1)
+    optimizer.build([variable])
+    optimizer.penalize_rows([(variable, keras.regularizers.L2(0.5))])
+
+    def step(values, indices):
+        gradient = tf.IndexedSlices(values, indices, tf.constant([ROWS, DIM]))
+        optimizer.apply_gradients([(gradient, variable)])
+
+    graph = (
+        tf.function(step)
+        .get_concrete_function(
+            tf.TensorSpec((None, DIM), tf.float32), tf.TensorSpec((None,), tf.int32)
+        )
+        .graph
+    )
+    gathers = [
+        op
+        for op in graph.get_operations()
+        if op.type == "ResourceGather"
+        and op.inputs[0].op.type == "Placeholder"
+        and op.inputs[0].dtype == tf.resource
+    ]
+    # one gather per variable: the table's own and one per slot
+    slots = len([v for v in optimizer.variables if tuple(v.shape) == (ROWS, DIM)])
+    assert len(gathers) == slots + 1, [op.name for op in gathers]
