@@ -32,10 +32,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_fm.sparse_read import write_by_blocks
+
 HUGE_PAGE = 2 << 20
 # Variables of fewer bytes keep their pages.
 MIN_BYTES = 32 << 20
-# Rows read or written at a time when checking or refilling a buffer.
+# Bytes checked or written back at a time.
 BLOCK_BYTES = 16 << 20
 THP_MODE = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 MADV_DONTNEED = 4
@@ -101,19 +103,6 @@ def _repeated_value(array: np.ndarray) -> Any:
     return first
 
 
-def _fill(variable: tf.Variable, value: Any) -> None:
-    """Writes ``value`` into every entry, in place, a block of rows at a time."""
-    rows = variable.shape[0]
-    row_bytes = int(np.prod(variable.shape[1:])) * variable.dtype.size
-    block = max(1, BLOCK_BYTES // max(row_bytes, 1))
-    for start in range(0, rows, block):
-        stop = min(rows, start + block)
-        values = tf.fill((stop - start, *variable.shape[1:]), value)
-        variable.scatter_update(
-            tf.IndexedSlices(tf.cast(values, variable.dtype), tf.range(start, stop))
-        )
-
-
 def advise_huge_pages(variable: Any) -> int:
     """Backs a large CPU variable of one repeated value with huge pages.
 
@@ -152,5 +141,9 @@ def advise_huge_pages(variable: Any) -> int:
     dropped = advised and madvise(start, stop - start, MADV_DONTNEED) == 0
     del array  # the buffer must have one owner before it is written in place
     if dropped and repeated != 0:
-        _fill(value, repeated)
+        write_by_blocks(
+            value,
+            lambda shape: tf.fill(shape, repeated),
+            BLOCK_BYTES // value.dtype.size,
+        )
     return stop - start if advised else 0

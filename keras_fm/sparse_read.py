@@ -1,8 +1,9 @@
-"""Reading rows of a table variable without reading the whole table."""
+"""Reading and writing rows of a table variable without the whole table."""
 
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 
@@ -35,3 +36,24 @@ def gather_rows(variable: Any, ids: Any, dtype: Any = None) -> Any:
         rows = tf.reshape(flat, tf.concat([tf.shape(ids, tf.int32), row_shape], 0))
         rows.set_shape(ids.shape.concatenate(value.shape[1:]))
     return rows if dtype is None else tf.cast(rows, dtype)
+
+
+def write_by_blocks(variable: Any, values_of: Any, block_entries: int) -> None:
+    """Writes every row of ``variable`` in place, a block of rows at a time.
+
+    A scatter writes into the variable's own buffer, where a sliced assign
+    copied the whole table, and a block at a time keeps one block's values
+    in memory rather than a table's.
+
+    Args:
+        variable: a `keras.Variable` or `tf.Variable`, rows first.
+        values_of: a function from a block's shape to its values.
+        block_entries: about the entries of a block (at least one row).
+    """
+    value = variable.value if isinstance(variable, keras.Variable) else variable
+    rows, width = value.shape[0], int(np.prod(value.shape[1:]))
+    block = max(1, block_entries // max(width, 1))
+    for start in range(0, rows, block):
+        stop = min(rows, start + block)
+        values = tf.cast(values_of((stop - start, *value.shape[1:])), value.dtype)
+        value.scatter_update(tf.IndexedSlices(values, tf.range(start, stop)))

@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_fm.huge_pages import advise_huge_pages
+from keras_fm.sparse_read import write_by_blocks
 
 # Tables of more entries are filled block by block. A random initializer
 # computes a whole table in several temporaries (a draw, its scaling, its
@@ -79,11 +80,4 @@ def _fill_by_blocks(table: keras.Variable, initializer: Any) -> None:
     draws = type(initializer).from_config(
         {**config, "seed": keras.random.SeedGenerator(config.get("seed"))}
     )
-    rows, width = table.shape[0], int(np.prod(table.shape[1:]))
-    block = max(1, BLOCK_ENTRIES // max(width, 1))
-    variable = table.value
-    for start in range(0, rows, block):
-        stop = min(rows, start + block)
-        values = draws((stop - start, *table.shape[1:]))
-        # A scatter writes in place; a sliced assign copied the whole table.
-        variable.scatter_update(tf.IndexedSlices(values, tf.range(start, stop)))
+    write_by_blocks(table, draws, BLOCK_ENTRIES)
