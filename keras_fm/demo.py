@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_fm.data.pipeline import without_autotune_thread
 from keras_fm.datasets import SyntheticData, make_fm_data
 from keras_fm.export import export_saved_model
 from keras_fm.layers import CIN, FieldAwareFM, FMInteraction
@@ -107,7 +108,7 @@ def _dataset(data: SyntheticData, batch_size: int, shuffle: bool, seed: int) -> 
     dataset = tf.data.Dataset.from_tensor_slices((features, data.labels[:, None]))
     if shuffle:
         dataset = dataset.shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return without_autotune_thread(dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
 
 def _oracle_metrics(data: SyntheticData) -> dict[str, float]:

@@ -101,10 +101,35 @@ def cache_batches(
         dataset = dataset.cache(filename)
         if shuffle_buffer:
             dataset = shuffle_rows(dataset, shuffle_buffer, batch_size, seed)
-    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    dataset = without_autotune_thread(dataset.prefetch(tf.data.AUTOTUNE))
     if skipped is not None:
         dataset.skipped_lines = skipped
     return dataset
+
+
+def without_autotune_thread(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """``dataset`` with tf.data's model-based autotuning turned off.
+
+    `keras.Model.fit` makes a new iterator every epoch and drops the last
+    one. With autotuning on, each iterator runs a thread that re-tunes the
+    pipeline at growing intervals, and in TensorFlow 2.21 destroying the
+    iterator can wait for that thread's interval to end: between 3-second
+    epochs of DeepFM at 1e7 ids, stalls of 5, 10 and 28 seconds with both
+    cores idle, in about half the runs (`examples/benchmarks/throughput.py`,
+    the main thread seen waiting in ``RootDataset::Iterator``'s destructor).
+    Without it, ``tf.data.AUTOTUNE`` parallelism is one call per core, and
+    an ``AUTOTUNE`` prefetch buffer grows whenever it runs empty.
+
+    Args:
+        dataset: a `tf.data.Dataset`.
+
+    Returns:
+        The dataset with ``options().autotune.enabled`` false; options
+        carry over to the datasets made from it.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
 
 
 def shuffle_rows(
