@@ -139,6 +139,30 @@ def test_representatives_name_one_position_per_index():
     assert sorted(indices[own]) == sorted(set(indices))  # one per index
 
 
+@pytest.mark.parametrize("row_shape", [(1,), (2,), (16,), (3, 4)])
+@pytest.mark.parametrize("traced", [False, True])
+def test_unique_rows_sum_each_row_like_a_loop(row_shape, traced):
+    """Rows of one entry take TensorFlow's kernel, wider ones XLA's
+    (`summed_by_position`); both against a loop, at two batch lengths."""
+    from keras_fm.optimizers.sparse_rows import unique_rows
+
+    function = tf.function(unique_rows) if traced else unique_rows
+    rng = np.random.default_rng(len(row_shape) + row_shape[0])
+    for length in (40, 33):
+        indices = rng.integers(0, 50, length)
+        values = rng.normal(size=(length, *row_shape)).astype("float32")
+        gradient = tf.IndexedSlices(tf.constant(values), tf.constant(indices))
+        rows, sums = (t.numpy() for t in function(gradient))
+        assert list(rows) == list(dict.fromkeys(indices))  # in first-seen order
+        assert sums.shape == (len(rows), *row_shape)
+        for row, total in zip(rows, sums, strict=True):
+            expected = np.zeros(row_shape, "float32")
+            for index, value in zip(indices, values, strict=True):
+                if index == row:
+                    expected += value
+            np.testing.assert_allclose(total, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_summed_rows_under_xla_sum_each_row_once():
     from keras_fm.optimizers.sparse_rows import representatives, summed_rows
 
