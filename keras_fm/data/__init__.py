@@ -17,6 +17,7 @@ from keras_fm.data.fields import (
 from keras_fm.data.files import resolve_paths
 from keras_fm.data.keras_inputs import keras_inputs
 from keras_fm.data.padding import pad_rows, padded_widths
+from keras_fm.data.pipeline import without_autotune_thread
 from keras_fm.data.sparse_text import read_libffm, read_libsvm
 from keras_fm.data.tfrecord import (
     convert_to_tfrecord,
@@ -47,5 +48,6 @@ __all__ = [
     "schema_from_json",
     "split_fields",
     "split_positions",
+    "without_autotune_thread",
     "write_tfrecord",
 ]

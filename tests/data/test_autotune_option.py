@@ -4,10 +4,9 @@
 import pytest
 import tensorflow as tf
 
-from keras_fm.data import convert_to_tfrecord
+from keras_fm.data import convert_to_tfrecord, without_autotune_thread
 from keras_fm.data.csv_reader import read_csv
 from keras_fm.data.formats import DataFormat
-from keras_fm.data.pipeline import without_autotune_thread
 from keras_fm.data.sparse_text import read_libffm, read_libsvm
 from keras_fm.data.tfrecord import read_tfrecord
 from tests.data.text_files import write_lines
