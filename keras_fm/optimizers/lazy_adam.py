@@ -5,6 +5,7 @@ from typing import Any
 import keras
 from keras import ops
 
+from keras_fm import native
 from keras_fm.optimizers.sparse_rows import (
     RowSparseMixin,
     is_row_sparse,
@@ -76,6 +77,20 @@ class LazyAdam(RowSparseMixin, keras.optimizers.Adam):
         alpha = lr * ops.sqrt(1 - beta_2_power) / (1 - beta_1_power)
         index = self._get_variable_index(variable)
         m, v = self._momentums[index], self._velocities[index]
+        penalties = self.one_pass_penalties(gradient, variable)
+        if penalties is not None:
+            native.sparse_row_adam(
+                variable,
+                m,
+                v,
+                gradient,
+                alpha,
+                self.beta_1,
+                self.beta_2,
+                self.epsilon,
+                *penalties,
+            )
+            return
         rows, grad, current = self.rows_and_gradient(gradient, variable)
         m_rows = read_rows(m, rows)
         v_rows = read_rows(v, rows)

@@ -5,6 +5,7 @@ from typing import Any
 import keras
 from keras import ops
 
+from keras_fm import native
 from keras_fm.optimizers.sparse_rows import (
     RowSparseMixin,
     is_row_sparse,
@@ -58,6 +59,12 @@ class SparseAdagrad(RowSparseMixin, keras.optimizers.Adagrad):
         dtype = variable.dtype
         lr = ops.cast(learning_rate, dtype)
         accumulator = self._accumulators[self._get_variable_index(variable)]
+        penalties = self.one_pass_penalties(gradient, variable)
+        if penalties is not None:
+            native.sparse_row_adagrad(
+                variable, accumulator, gradient, lr, self.epsilon, *penalties
+            )
+            return
         rows, grad, current = self.rows_and_gradient(gradient, variable)
         accumulated = read_rows(accumulator, rows) + ops.square(grad)
         write_rows(self, accumulator, rows, accumulated)

@@ -5,6 +5,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from keras_fm import native
 from keras_fm.huge_pages import advise_huge_pages
 from keras_fm.optimizers.row_penalties import penalty_gradient
 from keras_fm.sparse_read import gather_rows
@@ -224,6 +225,32 @@ class RowSparseMixin:
         if penalty is not None:
             grad = grad + penalty_gradient(penalty, current)
         return rows, grad, current
+
+    def one_pass_penalties(
+        self, gradient: Any, variable: Any
+    ) -> tuple[float, float] | None:
+        """The ``(l1, l2)`` penalties with which `keras_fm.native`'s one-pass
+        op updates ``variable``'s rows for ``gradient``, or None where the
+        update is composed of TensorFlow's ops.
+
+        The op runs outside XLA and any `tf.distribute` strategy, on
+        float32 variables outside a GPU and float32 gradients, where the ops
+        could be built (`keras_fm.native.row_ops`).
+        """
+        if (
+            not is_row_sparse(gradient)
+            or in_xla()
+            or tf.distribute.has_strategy()
+            or variable.dtype != "float32"
+            or gradient.values.dtype != tf.float32
+            or "GPU" in str(getattr(variable, "device", "")).upper()
+            or native.row_ops() is None
+        ):
+            return None
+        state = getattr(self, "_row_state", None)
+        penalty = state.penalties.get(self._var_key(variable)) if state else None  # type: ignore[attr-defined]
+        config = penalty.get_config() if penalty is not None else {}
+        return float(config.get("l1") or 0.0), float(config.get("l2") or 0.0)
 
     def variable_rows(self, variable: Any, gradient: Any, rows: Any) -> Any:
         """``read_rows(variable, rows)`` for the ``rows`` of

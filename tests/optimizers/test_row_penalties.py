@@ -57,7 +57,7 @@ def _steps(cls, penalty, jit_compile, indices_per_step):
 
 @pytest.mark.parametrize("jit_compile", [False, True])
 @pytest.mark.parametrize("cls", [LazyAdam, SparseAdagrad, SparseFtrl])
-def test_touched_rows_get_the_penalty_once_and_others_stay(cls, jit_compile):
+def test_touched_rows_get_the_penalty_once_and_others_stay(cls, jit_compile, route):
     penalty = keras.regularizers.L2(0.5)
     steps = [[1, 4, 4, 7, 1, 1]]  # rows 1 and 4 repeated
     start, got = _steps(cls, penalty, jit_compile, steps)
@@ -78,7 +78,7 @@ def test_touched_rows_get_the_penalty_once_and_others_stay(cls, jit_compile):
     np.testing.assert_array_equal(got[untouched], start[untouched])
 
 
-def test_without_xla_and_under_it_agree_over_steps():
+def test_without_xla_and_under_it_agree_over_steps(route):
     steps = [list(np.random.default_rng(s).integers(0, ROWS, 8)) for s in range(5)]
     penalty = keras.regularizers.L1L2(l1=0.01, l2=0.2)
     plain = _steps(LazyAdam, penalty, False, steps)[1]
@@ -105,7 +105,9 @@ def _all_ids_every_step(model_builder, optimizer, regularizer):
     return model
 
 
-def test_a_model_trains_as_with_the_whole_table_penalty_when_every_row_is_used():
+def test_a_model_trains_as_with_the_whole_table_penalty_when_every_row_is_used(
+    route,
+):
     penalty = keras.regularizers.L2(0.05)
     lazy = _all_ids_every_step(build_fm, LazyAdam(0.05), penalty)
     dense = _all_ids_every_step(build_fm, keras.optimizers.Adam(0.05), penalty)
@@ -126,7 +128,7 @@ def test_compile_for_task_places_the_penalties_for_its_optimizer():
 
 
 @pytest.mark.parametrize("cls", [LazyAdam, SparseAdagrad, SparseFtrl])
-def test_a_penalized_update_reads_the_variable_rows_once(cls):
+def test_a_penalized_update_reads_the_variable_rows_once(cls, composed):
     variable = keras.Variable(np.zeros((ROWS, DIM), "float32"))
     optimizer = cls(learning_rate=0.1)
     optimizer.build([variable])

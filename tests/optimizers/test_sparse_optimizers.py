@@ -59,7 +59,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("sparse", "dense", "kwargs"), CASES)
-def test_equal_to_keras_when_every_row_is_touched(sparse, dense, kwargs):
+def test_equal_to_keras_when_every_row_is_touched(sparse, dense, kwargs, route):
     gradients = sparse_gradients(1, steps=6, touch_all=True)
     got = run(sparse(**kwargs), gradients)
     want = run(dense(**kwargs), gradients, dense_gradients=True)
@@ -70,7 +70,9 @@ def test_equal_to_keras_when_every_row_is_touched(sparse, dense, kwargs):
 
 
 @pytest.mark.parametrize(("sparse", "dense", "kwargs"), CASES)
-def test_touched_rows_follow_keras_and_untouched_rows_stay(sparse, dense, kwargs):
+def test_touched_rows_follow_keras_and_untouched_rows_stay(
+    sparse, dense, kwargs, route
+):
     gradients = sparse_gradients(2, steps=1)
     got, _, start, slots = run(sparse(**kwargs), gradients)
     want, *_ = run(dense(**kwargs), gradients, dense_gradients=True)
@@ -85,7 +87,7 @@ def test_touched_rows_follow_keras_and_untouched_rows_stay(sparse, dense, kwargs
         np.testing.assert_array_equal(slot[untouched], initial[untouched])
 
 
-def test_sparse_adagrad_equals_adagrad_on_any_rows():
+def test_sparse_adagrad_equals_adagrad_on_any_rows(route):
     """Adagrad leaves zero-gradient rows alone, so the two agree everywhere."""
     gradients = sparse_gradients(3, steps=5)
     got = run(SparseAdagrad(learning_rate=0.3), gradients)
@@ -93,7 +95,7 @@ def test_sparse_adagrad_equals_adagrad_on_any_rows():
     np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-5)
 
 
-def test_lazy_adam_keeps_stale_moments_of_rows_not_seen():
+def test_lazy_adam_keeps_stale_moments_of_rows_not_seen(route):
     """Rows seen only at step 1: Adam keeps moving them, LazyAdam does not."""
     shape = tf.constant([ROWS, DIM])
     first = tf.IndexedSlices(tf.ones((1, DIM)), tf.constant([0]), shape)
