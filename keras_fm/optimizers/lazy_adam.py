@@ -34,6 +34,11 @@ class LazyAdam(RowSparseMixin, keras.optimizers.Adam):
     behaviour of TensorFlow Addons' ``LazyAdam`` and of the sparse Adam of
     PyTorch), the usual choice for CTR embeddings.
 
+    Outside XLA, a table's rows are updated by one C++ op of
+    `keras_fm.native` (the same values as TensorFlow's ops, to the bit),
+    where it can be built; otherwise, and under XLA or a `tf.distribute`
+    strategy, by TensorFlow's ops (`keras_fm.optimizers.sparse_rows`).
+
     Args:
         learning_rate, beta_1, beta_2, epsilon, **kwargs: as
             `keras.optimizers.Adam`. ``amsgrad`` is not supported.

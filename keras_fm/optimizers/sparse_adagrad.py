@@ -24,7 +24,9 @@ class SparseAdagrad(RowSparseMixin, keras.optimizers.Adagrad):
     cost in the batch's rows instead of the table's: for a row-sparse
     gradient (a `tf.IndexedSlices`) the accumulator and weights of the
     touched rows are gathered, updated with Adagrad's equations and written
-    back. Adagrad is the optimizer of libffm and xLearn for FFM.
+    back (outside XLA by one C++ op of `keras_fm.native` where it can be
+    built, as in `LazyAdam`). Adagrad is the optimizer of libffm and xLearn
+    for FFM.
 
     Args:
         learning_rate, initial_accumulator_value, epsilon, **kwargs: as
