@@ -67,7 +67,9 @@ absl::Status TableRows(const Tensor& rows, int64_t num_rows,
 }
 
 // What the ops share: the inputs' checks, the variables' locks, the rows'
-// sums, and a parallel loop over the rows with prefetching.
+// sums, and a parallel loop over the rows with prefetching. The rows must be
+// distinct (Unique's first output, as keras_fm.native passes them): threads
+// update different rows in place.
 class RowUpdateOp : public OpKernel {
  public:
   RowUpdateOp(OpKernelConstruction* ctx, int num_variables)
