@@ -88,7 +88,6 @@ def sparse_row_adam(
     Raises:
         tf.errors.InvalidArgumentError: for an index outside the table.
     """
-    rows, positions = tf.unique(gradient.indices)
     return row_ops().keras_fm_sparse_row_adam(
         table=table.handle,
         m=m.handle,
@@ -97,11 +96,7 @@ def sparse_row_adam(
         one_minus_beta_1=1 - beta_1,
         one_minus_beta_2=1 - beta_2,
         epsilon=epsilon,
-        l1=l1,
-        l2_twice=2.0 * l2,
-        values=gradient.values,
-        positions=positions,
-        rows=rows,
+        **_rows_and_penalties(gradient, l1, l2),
     )
 
 
@@ -135,15 +130,26 @@ def sparse_row_adagrad(
     Raises:
         tf.errors.InvalidArgumentError: for an index outside the table.
     """
-    rows, positions = tf.unique(gradient.indices)
     return row_ops().keras_fm_sparse_row_adagrad(
         table=table.handle,
         accumulator=accumulator.handle,
         learning_rate=learning_rate,
         epsilon=epsilon,
-        l1=l1,
-        l2_twice=2.0 * l2,
-        values=gradient.values,
-        positions=positions,
-        rows=rows,
+        **_rows_and_penalties(gradient, l1, l2),
     )
+
+
+def _rows_and_penalties(
+    gradient: tf.IndexedSlices, l1: float, l2: float
+) -> dict[str, Any]:
+    """The inputs both ops end with: the penalties, the gradient's values and
+    its distinct rows (``tf.unique``: ``rows``, and ``positions`` naming each
+    value's row)."""
+    rows, positions = tf.unique(gradient.indices)
+    return {
+        "l1": l1,
+        "l2_twice": 2.0 * l2,
+        "values": gradient.values,
+        "positions": positions,
+        "rows": rows,
+    }
