@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_fm.features.feature import Feature, id_weights
+from keras_fm.layers.id_columns import encode_id_columns, is_plain_id
 from keras_fm.layers.tables import add_table
 from keras_fm.sparse_read import gather_rows
 
@@ -101,6 +102,19 @@ def _as_list_tensor(value: Any, feature: Feature, what: str) -> Any:
             "with multivalent=True for lists of ids."
         )
     return value
+
+
+def _column_fields(ids: Any, fields: list[int]) -> Any:
+    """The field of each column of a dense entry `(B, L)` of `_rows`: its
+    fields in order for a block (``L == len(fields)``), else its one field."""
+    if len(fields) > 1:
+        return tf.constant(fields, tf.int32)
+    return tf.fill(tf.shape(ids)[1:2], fields[0])
+
+
+def _dense_fields(rows: list[tuple[Any, Any, list[int]]]) -> Any:
+    """The `(T,)` field index of each column of dense entries of `_rows`."""
+    return tf.concat([_column_fields(ids, fields) for ids, _, fields in rows], axis=0)
 
 
 def _flat(tensor: Any) -> Any:
@@ -341,6 +355,50 @@ class FieldInputLayer(keras.layers.Layer):
         ids = _map_values(lambda i: i + self.offsets[index], ids)
         return ids, weights
 
+    def _plain_inputs(self, inputs: Any, index: int) -> tuple[Any, Any] | None:
+        """A feature's dense value and weight inputs, `(B, 1)` each (weight
+        None without a weight feature), if it can join a block of
+        `encode_id_columns`; else None."""
+        feature = self.features[index]
+        value = inputs[feature.name]
+        weight = inputs[feature.weight_feature] if feature.weight_feature else None
+        preprocessor = self.preprocessors.get(feature.name)
+        if not is_plain_id(feature, value, weight, preprocessor):
+            return None
+        value = _as_list_tensor(value, feature, "values")
+        if weight is not None:
+            weight = _as_list_tensor(weight, feature, "weights")
+        return value, weight
+
+    def _rows(self, inputs: Any) -> list[tuple[Any, Any, list[int]]]:
+        """``(ids, weights, fields)`` of each feature, in field order, where
+        ``fields`` lists the field indices an entry covers: one entry for
+        each run of plain id features (one column per field, encoded as a
+        block by `encode_id_columns`), one for each other feature."""
+        rows: list[tuple[Any, Any, list[int]]] = []
+        run: list[int] = []
+        plain: list[tuple[Any, Any]] = []
+        for index in range(self.num_fields + 1):
+            found = None
+            if index < self.num_fields:
+                found = self._plain_inputs(inputs, index)
+            if found is not None:
+                run.append(index)
+                plain.append(found)
+                continue
+            if run:
+                ids, weights = encode_id_columns(
+                    [self.features[i] for i in run],
+                    [value for value, _ in plain],
+                    [weight for _, weight in plain],
+                    [self.offsets[i] for i in run],
+                )
+                rows.append((ids, weights, run))
+                run, plain = [], []
+            if index < self.num_fields:
+                rows.append((*self._field_rows(inputs, index), [index]))
+        return rows
+
     def encode(self, inputs: Any) -> tuple[Any, Any, Any]:
         """Returns ``(ids, weights, fields)`` for the whole batch.
 
@@ -350,35 +408,30 @@ class FieldInputLayer(keras.layers.Layer):
         `(B, None)` ragged tensors with the same row splits.
         """
         self._check_inputs(inputs)
-        rows = [self._field_rows(inputs, index) for index in range(self.num_fields)]
-        if not any(isinstance(ids, tf.RaggedTensor) for ids, _ in rows):
-            one_column = all(ids.shape[1] == 1 for ids, _ in rows)
-            fields = (
-                None
-                if one_column
-                else tf.concat(
-                    [
-                        tf.fill(tf.shape(ids)[1:2], index)
-                        for index, (ids, _) in enumerate(rows)
-                    ],
-                    axis=0,
-                )
-            )
+        rows = self._rows(inputs)
+        if not any(isinstance(ids, tf.RaggedTensor) for ids, _, _ in rows):
+            one_column = all(ids.shape[1] == len(f) for ids, _, f in rows)
             return (
-                tf.concat([ids for ids, _ in rows], axis=1),
-                tf.concat([weights for _, weights in rows], axis=1),
-                fields,
+                tf.concat([ids for ids, _, _ in rows], axis=1),
+                tf.concat([weights for _, weights, _ in rows], axis=1),
+                None if one_column else _dense_fields(rows),
             )
         ragged_ids, ragged_weights, ragged_fields = [], [], []
-        for index, (ids, weights) in enumerate(rows):
+        for ids, weights, fields in rows:
             if not isinstance(ids, tf.RaggedTensor):
+                ragged_fields.append(
+                    tf.RaggedTensor.from_tensor(
+                        _column_fields(ids, fields) + tf.zeros_like(ids)
+                    )
+                )
                 ids = tf.RaggedTensor.from_tensor(ids)
                 weights = tf.RaggedTensor.from_tensor(weights)
+            else:
+                ragged_fields.append(
+                    ids.with_flat_values(tf.fill(tf.shape(ids.flat_values), fields[0]))
+                )
             ragged_ids.append(ids)
             ragged_weights.append(weights)
-            ragged_fields.append(
-                ids.with_flat_values(tf.fill(tf.shape(ids.flat_values), index))
-            )
         return (
             tf.concat(ragged_ids, axis=1),
             tf.concat(ragged_weights, axis=1),
