@@ -1,13 +1,14 @@
 """Shared input handling of the spec-driven embedding layers."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_fm.features.feature import Feature, id_weights
+from keras_fm.features.id_feature import IdFeature
 from keras_fm.layers.id_columns import encode_id_columns, is_plain_id
 from keras_fm.layers.tables import add_table
 from keras_fm.sparse_read import gather_rows
@@ -388,7 +389,7 @@ class FieldInputLayer(keras.layers.Layer):
                 continue
             if run:
                 ids, weights = encode_id_columns(
-                    [self.features[i] for i in run],
+                    [cast(IdFeature, self.features[i]) for i in run],
                     [value for value, _ in plain],
                     [weight for _, weight in plain],
                     [self.offsets[i] for i in run],
