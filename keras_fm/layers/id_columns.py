@@ -59,8 +59,8 @@ def encode_id_columns(
     ids = tf.concat([tf.cast(value, tf.int64) for value in values], axis=1)
     sizes = tf.constant([f.vocabulary_size for f in features], tf.int64)
     in_range = tf.logical_and(ids >= 0, ids < sizes)
-    rows = tf.where(in_range, ids, sizes) + tf.constant(offsets, tf.int64)
-    rows = tf.cast(rows, tf.int32)
+    rows = tf.cast(tf.where(in_range, ids, sizes), tf.int32)
+    rows = rows + tf.constant(offsets, tf.int32)
     if all(weight is None for weight in weights):
         return rows, tf.ones(tf.shape(rows), tf.float32)
     columns = [
