@@ -359,7 +359,7 @@ class FieldInputLayer(keras.layers.Layer):
     def _plain_inputs(self, inputs: Any, index: int) -> tuple[Any, Any] | None:
         """A feature's dense value and weight inputs, `(B, 1)` each (weight
         None without a weight feature), if it can join a block of
-        `encode_id_columns`; else None."""
+        `encode_id_columns` (and their width is known); else None."""
         feature = self.features[index]
         value = inputs[feature.name]
         weight = inputs[feature.weight_feature] if feature.weight_feature else None
@@ -369,6 +369,8 @@ class FieldInputLayer(keras.layers.Layer):
         value = _as_list_tensor(value, feature, "values")
         if weight is not None:
             weight = _as_list_tensor(weight, feature, "weights")
+        if any(t is not None and t.shape[1] != 1 for t in (value, weight)):
+            return None  # a width known only when run: encoded on its own
         return value, weight
 
     def _rows(self, inputs: Any) -> list[tuple[Any, Any, list[int]]]:

@@ -131,3 +131,25 @@ def test_encoding_ops_do_not_grow_with_the_fields():
     # Per field: its two placeholders and the slices (with their constants)
     # that make them columns, 10 ops; encoded one at a time, 32.
     assert op_count(10) - op_count(2) <= 8 * 12
+
+
+def test_inputs_of_unknown_width_are_encoded_on_their_own():
+    features = [IdFeature("a", 4), IdFeature("b", 5), IdFeature("c", 6)]
+    layer = FieldEmbedding(features, embedding_dim=2)
+    specs = {
+        "a": tf.TensorSpec((None, 1), tf.int64),
+        "b": tf.TensorSpec((None, None), tf.int64),
+        "c": tf.TensorSpec((None,), tf.int64),
+    }
+    encode = tf.function(layer.encode, autograph=False).get_concrete_function(specs)
+    ids, weights, fields = encode(
+        {
+            "a": tf.constant([[1], [9]], tf.int64),
+            "b": tf.constant([[4, 1], [-1, 2]], tf.int64),
+            "c": tf.constant([2, 6], tf.int64),
+        }
+    )
+    # Offsets 0, 5 and 11; out-of-vocabulary rows 4, 10 and 17.
+    np.testing.assert_array_equal(ids.numpy(), [[1, 9, 6, 13], [4, 10, 7, 17]])
+    np.testing.assert_array_equal(weights.numpy(), np.ones((2, 4)))
+    np.testing.assert_array_equal(fields.numpy(), [0, 1, 1, 2])
