@@ -1,14 +1,15 @@
 """Encoding of runs of one-column id features as one block.
 
-A model read from libsvm fields or CSV id columns has one `IdFeature` per
-field, each one dense column. Encoded one by one, each takes about twenty
-small ops (range check, out-of-vocabulary row, weights, offset), so that a
-10-field model's forward pass was about 360 ops, most of them this
-bookkeeping: `model.predict`, which Keras unrolls over its
-``steps_per_execution`` steps in one graph, built 11,427 nodes for 32 steps
-(FM, 1e7 ids) and the process kept about 160 MB for them. Encoded as one
-`(batch, n)` block with per-column vocabulary sizes and offsets, a run of
-``n`` such features costs the ops of one.
+A model of libsvm fields (`DataFormat`'s fields by position or from a
+fields file) has one `IdFeature` per field, each one dense column. Encoded
+one by one, each took about twenty small ops (range check,
+out-of-vocabulary row, weights, offset), so that a 10-field model's forward
+pass was about 360 ops, most of them this bookkeeping: `model.predict`,
+which Keras unrolls over its ``steps_per_execution`` steps in one graph,
+built 11,427 nodes for 32 steps (FM, 1e7 ids) and the process kept about
+160 MB for them. Encoded as one `(batch, n)` block with per-column
+vocabulary sizes and offsets, a run of ``n`` such features costs the ops
+of one.
 """
 
 from collections.abc import Sequence
