@@ -1,6 +1,7 @@
 """Shared input handling of the spec-driven embedding layers."""
 
 from collections.abc import Sequence
+from itertools import groupby
 from typing import Any, cast
 
 import keras
@@ -378,28 +379,23 @@ class FieldInputLayer(keras.layers.Layer):
         ``fields`` lists the field indices an entry covers: one entry for
         each run of plain id features (one column per field, encoded as a
         block by `encode_id_columns`), one for each other feature."""
+        found = [self._plain_inputs(inputs, i) for i in range(self.num_fields)]
         rows: list[tuple[Any, Any, list[int]]] = []
-        run: list[int] = []
-        plain: list[tuple[Any, Any]] = []
-        for index in range(self.num_fields + 1):
-            found = None
-            if index < self.num_fields:
-                found = self._plain_inputs(inputs, index)
-            if found is not None:
-                run.append(index)
-                plain.append(found)
+        for plain, group in groupby(
+            range(self.num_fields), lambda i: found[i] is not None
+        ):
+            run = list(group)
+            if not plain:
+                rows.extend((*self._field_rows(inputs, i), [i]) for i in run)
                 continue
-            if run:
-                ids, weights = encode_id_columns(
-                    [cast(IdFeature, self.features[i]) for i in run],
-                    [value for value, _ in plain],
-                    [weight for _, weight in plain],
-                    [self.offsets[i] for i in run],
-                )
-                rows.append((ids, weights, run))
-                run, plain = [], []
-            if index < self.num_fields:
-                rows.append((*self._field_rows(inputs, index), [index]))
+            columns = [cast(tuple[Any, Any], found[i]) for i in run]
+            ids, weights = encode_id_columns(
+                [cast(IdFeature, self.features[i]) for i in run],
+                [value for value, _ in columns],
+                [weight for _, weight in columns],
+                [self.offsets[i] for i in run],
+            )
+            rows.append((ids, weights, run))
         return rows
 
     def encode(self, inputs: Any) -> tuple[Any, Any, Any]:
