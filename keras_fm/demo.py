@@ -21,6 +21,7 @@ from keras_fm.datasets import SyntheticData, make_fm_data
 from keras_fm.export import export_saved_model
 from keras_fm.layers import CIN, FieldAwareFM, FMInteraction
 from keras_fm.models.inputs import model_inputs
+from keras_fm.saving import save_model
 from keras_fm.training import EpochLog
 
 EXPORT_TOLERANCE = 1e-5
@@ -201,7 +202,7 @@ def run_demo(
     )
 
     keras_path = output_dir / "model.keras"
-    model.save(keras_path)
+    save_model(model, keras_path)
     reloaded = keras.saving.load_model(keras_path)
     saved_model_path = export_saved_model(
         model, output_dir / "saved_model", version=1, overwrite=True

@@ -9,6 +9,7 @@ from typing import Any
 import keras
 
 MODES = ("max", "min")
+BEST_WEIGHTS_FILE = "best.weights.h5"
 HISTORY_FILE = "history.csv"
 LOGS_FOLDER = "logs"
 
@@ -147,8 +148,11 @@ def training_callbacks(
       learning-rate callback, 1e-4, cuts the rate of a model that is still
       learning slowly (FM on frappe gains ~1e-4 AUC per epoch for tens of
       epochs) and freezes it far from its optimum;
-    - with ``model_dir``: `keras.callbacks.ModelCheckpoint` writing the best
-      model to ``model_dir/model.keras``, and (``resume=True``)
+    - with ``model_dir``: `BestCheckpoint` writing the weights of each epoch
+      that improves on ``monitor`` to ``model_dir/best.weights.h5`` and
+      restoring the best at the end instead of early stopping keeping a
+      copy in memory (at 1e7 ids, 1.6 GB more in the process and 1.5 s an
+      epoch); and (``resume=True``)
       `keras.callbacks.BackupAndRestore` in ``model_dir/backup`` so that a run
       interrupted mid-training resumes from its last finished epoch when
       started again with the same ``model_dir``; and `run_logs`: the
@@ -181,7 +185,7 @@ def training_callbacks(
             mode=mode,
             patience=patience,
             min_delta=min_delta,
-            restore_best_weights=True,
+            restore_best_weights=model_dir is None,
         ),
     ]
     if reduce_lr_factor is not None:
@@ -198,20 +202,68 @@ def training_callbacks(
     if model_dir is not None:
         model_dir = os.fspath(model_dir)
         os.makedirs(model_dir, exist_ok=True)
-        callbacks.append(
-            keras.callbacks.ModelCheckpoint(
-                os.path.join(model_dir, "model.keras"),
-                monitor=monitor,
-                mode=mode,
-                save_best_only=True,
-            )
-        )
+        best = os.path.join(model_dir, BEST_WEIGHTS_FILE)
+        callbacks.append(BestCheckpoint(best, monitor=monitor, mode=mode))
         restore_dir = os.path.join(os.fspath(restore_from or model_dir), "backup")
         if resume:
             backup_dir = os.path.join(model_dir, "backup")
             callbacks.append(RestoreFrom(backup_dir, restore_dir))
         callbacks += run_logs(model_dir, resume and os.path.isdir(restore_dir))
     return callbacks
+
+
+class BestCheckpoint(keras.callbacks.ModelCheckpoint):
+    """The weights of the best epoch on disk, restored when training ends.
+
+    `keras.callbacks.EarlyStopping` with ``restore_best_weights`` copies every
+    weight into memory at each better epoch, and a `.keras` checkpoint is
+    built in memory before it is written (`keras_fm.saving`): with tables of
+    1e7 ids, 1.6 and 2.4 GB more in the process. This is
+    `keras.callbacks.ModelCheckpoint` writing the weights, with the
+    optimizer's state, of each epoch that improves on ``monitor`` straight
+    to ``filepath``; when training ends it loads them back if a later epoch
+    was worse, and deletes the file. Without ``monitor`` in the logs
+    nothing is written and the last weights stay.
+
+    Args:
+        filepath: the weights file, ending in `.weights.h5`.
+        monitor: the metric to watch. Defaults to `"val_auc"`.
+        mode: `"max"` or `"min"`. Defaults to `"max"`.
+
+    Example:
+
+    >>> checkpoint = BestCheckpoint("/tmp/run/best.weights.h5", monitor="val_loss",
+    ...                             mode="min")
+    >>> checkpoint.save_best_only, checkpoint.save_weights_only
+    (True, True)
+    """
+
+    def __init__(
+        self, filepath: str, monitor: str = "val_auc", mode: str = "max"
+    ) -> None:
+        super().__init__(
+            filepath,
+            monitor=monitor,
+            mode=mode,
+            save_best_only=True,
+            save_weights_only=True,
+        )
+        self.best_epoch: int | None = None
+        self.last_epoch: int | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        best = self.best
+        super().on_epoch_end(epoch, logs)
+        self.last_epoch = epoch
+        if self.best != best:
+            self.best_epoch = epoch
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if not os.path.exists(self.filepath):
+            return
+        if self.best_epoch is not None and self.best_epoch != self.last_epoch:
+            self.model.load_weights(self.filepath)
+        os.remove(self.filepath)
 
 
 def run_logs(model_dir: str, resuming: bool = False) -> list[keras.callbacks.Callback]:

@@ -7,7 +7,12 @@ import pytest
 from keras_fm.datasets import make_fm_data
 from keras_fm.features import IdFeature
 from keras_fm.models import build_fm, compile_for_task
-from keras_fm.training import RestoreFrom, training_callbacks
+from keras_fm.training import (
+    BestCheckpoint,
+    RestoreFrom,
+    StopOnNonFiniteLoss,
+    training_callbacks,
+)
 
 
 def small_problem(seed=0):
@@ -31,13 +36,22 @@ def test_callbacks_are_keras_own_and_configured(tmp_path):
     )
     kinds = {type(c): c for c in callbacks}
     early = kinds[keras.callbacks.EarlyStopping]
-    assert (
-        early.monitor == "val_logloss"
-        and early.patience == 3
-        and early.restore_best_weights
-    )
+    assert early.monitor == "val_logloss" and early.patience == 3
+    # The best weights are kept on disk by the checkpoint, not in memory.
+    assert not early.restore_best_weights
     assert kinds[keras.callbacks.ReduceLROnPlateau].factor == pytest.approx(0.1)
-    assert keras.callbacks.ModelCheckpoint in kinds
+    best = kinds[BestCheckpoint]
+    assert best.filepath == str(tmp_path / "best.weights.h5")
+    assert (best.monitor, best.save_best_only, best.save_weights_only) == (
+        "val_logloss", True, True,
+    )  # fmt: skip
+    assert {type(c) for c in training_callbacks()} == {
+        StopOnNonFiniteLoss, keras.callbacks.EarlyStopping,
+        keras.callbacks.ReduceLROnPlateau,
+    }  # fmt: skip
+    assert {type(c): c for c in training_callbacks()}[
+        keras.callbacks.EarlyStopping
+    ].restore_best_weights  # no folder: in memory
     backup = kinds[RestoreFrom]
     assert isinstance(backup, keras.callbacks.BackupAndRestore)
     assert backup.backup_dir == backup.restore_dir == str(tmp_path / "backup")
@@ -94,28 +108,66 @@ def test_slow_progress_keeps_the_learning_rate(mode, sign):
     assert not model.stop_training
 
 
-def test_checkpoint_holds_the_best_model(tmp_path):
+def test_checkpoint_restores_the_best_epoch(tmp_path):
+    """Weights changed between epochs; the second of four is the best: its
+    weights and optimizer state come back at the end, and the file goes."""
+    model = fresh_model(small_problem()[0])
+    model.optimizer.build(model.trainable_variables)
+    path = tmp_path / "best.weights.h5"
+    checkpoint = BestCheckpoint(str(path), monitor="val_auc", mode="max")
+    checkpoint.set_model(model)
+    checkpoint.on_train_begin()
+    state = [*model.weights, *model.optimizer.variables]
+    seen = []
+    for epoch, auc in enumerate([0.7, 0.8, 0.75, 0.79]):
+        for variable in state:
+            variable.assign(variable + 1.0)
+        seen.append([keras.ops.convert_to_numpy(v) for v in state])
+        checkpoint.on_epoch_end(epoch, {"val_auc": auc})
+        assert path.exists()
+    assert checkpoint.best_epoch == 1
+    checkpoint.on_train_end()
+    now = [keras.ops.convert_to_numpy(v) for v in state]
+    for restored, saved in zip(now, seen[1], strict=True):
+        np.testing.assert_array_equal(restored, saved)
+    assert not path.exists()
+
+
+def test_checkpoint_keeps_the_last_epoch_when_it_is_best(tmp_path):
+    model = fresh_model(small_problem()[0])
+    path = tmp_path / "best.weights.h5"
+    checkpoint = BestCheckpoint(str(path), monitor="val_loss", mode="min")
+    checkpoint.set_model(model)
+    checkpoint.on_train_begin()
+    for epoch, loss in enumerate([0.5, 0.4]):
+        checkpoint.on_epoch_end(epoch, {"val_loss": loss})
+    model.weights[0].assign(model.weights[0] + 1.0)  # not read back
+    kept = keras.ops.convert_to_numpy(model.weights[0])
+    checkpoint.on_train_end()
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(model.weights[0]), kept)
+    assert not path.exists()
+
+
+def test_fit_ends_on_the_best_epoch(tmp_path):
     keras.utils.set_random_seed(0)
     features, train, valid = small_problem()
     model = fresh_model(features)
-    model.fit(
+    model.optimizer.learning_rate = 0.5  # overshoots: later epochs get worse
+    history = model.fit(
         train.features(),
         train.labels,
         validation_data=(valid.features(), valid.labels),
         epochs=4,
         batch_size=256,
-        callbacks=training_callbacks(tmp_path),
+        callbacks=training_callbacks(tmp_path, reduce_lr_factor=None, patience=10),
         verbose=0,
     )
-    best = keras.saving.load_model(tmp_path / "model.keras")
-    scores = best.evaluate(valid.features(), valid.labels, verbose=0, return_dict=True)
-    # EarlyStopping restored the best weights: the live model is the checkpoint.
-    np.testing.assert_allclose(
-        best.predict(valid.features(), verbose=0),
-        model.predict(valid.features(), verbose=0),
-        rtol=1e-6,
-    )
-    assert scores["auc"] > 0.6
+    aucs = history.history["val_auc"]
+    assert np.argmax(aucs) < len(aucs) - 1, aucs  # a later epoch was worse
+    scores = model.evaluate(valid.features(), valid.labels, verbose=0, return_dict=True)
+    assert scores["auc"] == pytest.approx(max(aucs), abs=1e-6)
+    assert not (tmp_path / "best.weights.h5").exists()
+    assert not (tmp_path / "model.keras").exists()  # the caller saves the model
 
 
 class Interrupt(keras.callbacks.Callback):

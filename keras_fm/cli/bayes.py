@@ -27,6 +27,7 @@ from keras_fm.cli.train import data_format_of
 from keras_fm.data.formats import DataFormat
 from keras_fm.features import Feature
 from keras_fm.models import compile_for_task
+from keras_fm.saving import save_model
 
 READ_BATCH = 8192
 ALS_L2 = 1.0  # fit_als's default; --l2 sets both of its penalties
@@ -135,7 +136,7 @@ def _train(
         l2 = ALS_L2 if args.l2 is None else float(args.l2)
         model = fit_als(train, args.task, l2=(l2, l2), **common)
     compile_for_task(model, args.task)  # the task's metrics, for evaluate
-    model.save(out / MODEL_FILE)
+    save_model(model, out / MODEL_FILE)
     metrics = {
         name: _metrics(model, data_format, paths[name], args.task)
         for name in ("valid", "test")

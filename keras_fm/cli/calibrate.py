@@ -9,6 +9,7 @@ import numpy as np
 from keras_fm.calibration import calibrate, expected_calibration_error
 from keras_fm.cli.evaluate import labels_and_predictions
 from keras_fm.models import compile_for_task
+from keras_fm.saving import save_model
 
 
 def calibrate_run(
@@ -26,7 +27,7 @@ def calibrate_run(
     # The trained optimizer (its slots match the shared weights), so that the
     # saved file loads without a mismatch.
     compile_for_task(calibrated, "binary", model.optimizer)
-    calibrated.save(path)
+    save_model(calibrated, path)
     layer = calibrated.get_layer("calibration")
     return calibrated, {
         "method": method,

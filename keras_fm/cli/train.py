@@ -60,6 +60,7 @@ from keras_fm.models import (
 )
 from keras_fm.optimizers import LazyAdam
 from keras_fm.ranking import bpr_loss, pairwise_accuracy, save_catalog
+from keras_fm.saving import save_model
 from keras_fm.training import EpochLog, epoch_steps, training_callbacks
 
 # The most bytes of training and validation files that `train` keeps parsed in
@@ -260,7 +261,7 @@ def _train(
         monitor = monitor[4:]
     _fit(trained, train_data, valid_data, settings, (monitor, mode), out,
          chief_dir, verbose, steps_per_epoch)  # fmt: skip
-    model.save(out / MODEL_FILE)  # the best weights, restored by early stopping
+    save_model(model, out / MODEL_FILE)  # the best weights (`BestCheckpoint`)
     calibration = None
     if settings["calibrate"]:
         model, calibration = calibrate_run(
