@@ -8,6 +8,8 @@ from typing import Any
 
 import keras
 
+from keras_fm.checkpoints import BestCheckpoint, RestoreFrom
+
 MODES = ("max", "min")
 BEST_WEIGHTS_FILE = "best.weights.h5"
 HISTORY_FILE = "history.csv"
@@ -152,10 +154,11 @@ def training_callbacks(
       that improves on ``monitor`` to ``model_dir/best.weights.h5`` and
       restoring the best at the end instead of early stopping keeping a
       copy in memory (at 1e7 ids, 1.6 GB more in the process and 1.5 s an
-      epoch); and (``resume=True``)
-      `keras.callbacks.BackupAndRestore` in ``model_dir/backup`` so that a run
-      interrupted mid-training resumes from its last finished epoch when
-      started again with the same ``model_dir``; and `run_logs`: the
+      epoch); (``resume=True``) `RestoreFrom`, Keras's `BackupAndRestore`,
+      in ``model_dir/backup`` so that a run interrupted mid-training resumes
+      from its last finished epoch when started again with the same
+      ``model_dir`` (the best epoch's file is then a link to that epoch's
+      backup, not a second copy); and `run_logs`: the
       epochs' metrics in ``model_dir/history.csv`` and TensorBoard logs in
       ``model_dir/logs``.
 
@@ -202,68 +205,19 @@ def training_callbacks(
     if model_dir is not None:
         model_dir = os.fspath(model_dir)
         os.makedirs(model_dir, exist_ok=True)
-        best = os.path.join(model_dir, BEST_WEIGHTS_FILE)
-        callbacks.append(BestCheckpoint(best, monitor=monitor, mode=mode))
         restore_dir = os.path.join(os.fspath(restore_from or model_dir), "backup")
+        backup = None
         if resume:
-            backup_dir = os.path.join(model_dir, "backup")
-            callbacks.append(RestoreFrom(backup_dir, restore_dir))
+            backup = RestoreFrom(os.path.join(model_dir, "backup"), restore_dir)
+            callbacks.append(backup)
+        best = os.path.join(model_dir, BEST_WEIGHTS_FILE)
+        callbacks.append(
+            BestCheckpoint(
+                best, monitor, mode, backup=backup.weights_file if backup else None
+            )
+        )
         callbacks += run_logs(model_dir, resume and os.path.isdir(restore_dir))
     return callbacks
-
-
-class BestCheckpoint(keras.callbacks.ModelCheckpoint):
-    """The weights of the best epoch on disk, restored when training ends.
-
-    `keras.callbacks.EarlyStopping` with ``restore_best_weights`` copies every
-    weight into memory at each better epoch, and a `.keras` checkpoint is
-    built in memory before it is written (`keras_fm.saving`): with tables of
-    1e7 ids, 1.6 and 2.4 GB more in the process. This is
-    `keras.callbacks.ModelCheckpoint` writing the weights, with the
-    optimizer's state, of each epoch that improves on ``monitor`` straight
-    to ``filepath``; when training ends it loads them back if a later epoch
-    was worse, and deletes the file. Without ``monitor`` in the logs
-    nothing is written and the last weights stay.
-
-    Args:
-        filepath: the weights file, ending in `.weights.h5`.
-        monitor: the metric to watch. Defaults to `"val_auc"`.
-        mode: `"max"` or `"min"`. Defaults to `"max"`.
-
-    Example:
-
-    >>> checkpoint = BestCheckpoint("/tmp/run/best.weights.h5", monitor="val_loss",
-    ...                             mode="min")
-    >>> checkpoint.save_best_only, checkpoint.save_weights_only
-    (True, True)
-    """
-
-    def __init__(
-        self, filepath: str, monitor: str = "val_auc", mode: str = "max"
-    ) -> None:
-        super().__init__(
-            filepath,
-            monitor=monitor,
-            mode=mode,
-            save_best_only=True,
-            save_weights_only=True,
-        )
-        self.best_epoch: int | None = None
-        self.last_epoch: int | None = None
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        best = self.best
-        super().on_epoch_end(epoch, logs)
-        self.last_epoch = epoch
-        if self.best != best:
-            self.best_epoch = epoch
-
-    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        if not os.path.exists(self.filepath):
-            return
-        if self.best_epoch is not None and self.best_epoch != self.last_epoch:
-            self.model.load_weights(self.filepath)
-        os.remove(self.filepath)
 
 
 def run_logs(model_dir: str, resuming: bool = False) -> list[keras.callbacks.Callback]:
@@ -287,32 +241,3 @@ def run_logs(model_dir: str, resuming: bool = False) -> list[keras.callbacks.Cal
             update_freq="epoch",
         ),
     ]
-
-
-class RestoreFrom(keras.callbacks.BackupAndRestore):
-    """`keras.callbacks.BackupAndRestore` that may restore another folder's
-    backup than it writes.
-
-    A multi-worker run restarts from the chief's backup on every worker (all
-    must resume from the same epoch), while the other workers write theirs
-    into folders of their own (`keras_fm.distribute.worker_folder`).
-
-    Args:
-        backup_dir: the folder this process backs up into after each epoch.
-        restore_dir: the folder restored from when training starts.
-            Defaults to ``backup_dir``.
-    """
-
-    def __init__(self, backup_dir: str, restore_dir: str | None = None) -> None:
-        super().__init__(backup_dir)
-        self.restore_dir = restore_dir or backup_dir
-        self._source = keras.callbacks.BackupAndRestore(
-            self.restore_dir, delete_checkpoint=False
-        )
-
-    def set_model(self, model: keras.Model) -> None:
-        super().set_model(model)
-        self._source.set_model(model)
-
-    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._source.on_train_begin(logs)

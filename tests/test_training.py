@@ -1,4 +1,5 @@
 import csv
+import os
 
 import keras
 import numpy as np
@@ -42,9 +43,9 @@ def test_callbacks_are_keras_own_and_configured(tmp_path):
     assert kinds[keras.callbacks.ReduceLROnPlateau].factor == pytest.approx(0.1)
     best = kinds[BestCheckpoint]
     assert best.filepath == str(tmp_path / "best.weights.h5")
-    assert (best.monitor, best.save_best_only, best.save_weights_only) == (
-        "val_logloss", True, True,
-    )  # fmt: skip
+    assert (best.monitor, best.mode) == ("val_logloss", "min")
+    assert best.backup == str(tmp_path / "backup" / "latest.weights.h5")
+    assert callbacks.index(best) == callbacks.index(kinds[RestoreFrom]) + 1
     assert {type(c) for c in training_callbacks()} == {
         StopOnNonFiniteLoss, keras.callbacks.EarlyStopping,
         keras.callbacks.ReduceLROnPlateau,
@@ -148,21 +149,40 @@ def test_checkpoint_keeps_the_last_epoch_when_it_is_best(tmp_path):
     assert not path.exists()
 
 
+class LinkProbe(keras.callbacks.Callback):
+    """Whether the best weights are this epoch's backup file, each epoch."""
+
+    def __init__(self, best, backup):
+        super().__init__()
+        self.best, self.backup, self.linked = best, backup, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        latest = self.backup / "latest.weights.h5"
+        self.linked.append(os.path.samefile(self.best, latest))
+
+
 def test_fit_ends_on_the_best_epoch(tmp_path):
     keras.utils.set_random_seed(0)
     features, train, valid = small_problem()
     model = fresh_model(features)
     model.optimizer.learning_rate = 0.5  # overshoots: later epochs get worse
+    probe = LinkProbe(tmp_path / "best.weights.h5", tmp_path / "backup")
     history = model.fit(
         train.features(),
         train.labels,
         validation_data=(valid.features(), valid.labels),
         epochs=4,
         batch_size=256,
-        callbacks=training_callbacks(tmp_path, reduce_lr_factor=None, patience=10),
+        callbacks=[
+            *training_callbacks(tmp_path, reduce_lr_factor=None, patience=10),
+            probe,
+        ],
         verbose=0,
     )
     aucs = history.history["val_auc"]
+    # A better epoch's weights are its backup, linked; a worse one's are not.
+    better = [a > max(aucs[:i], default=-1.0) for i, a in enumerate(aucs)]
+    assert probe.linked == better and not all(better), (aucs, probe.linked)
     assert np.argmax(aucs) < len(aucs) - 1, aucs  # a later epoch was worse
     scores = model.evaluate(valid.features(), valid.labels, verbose=0, return_dict=True)
     assert scores["auc"] == pytest.approx(max(aucs), abs=1e-6)
