@@ -1,5 +1,6 @@
 """Checkpoints of a training run: its backup, and its best epoch's weights."""
 
+import math
 import os
 import time
 from typing import Any
@@ -106,14 +107,9 @@ class BestCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.last_epoch = epoch
         value = (logs or {}).get(self.monitor)
-        if value is None or not float("-inf") < float(value) < float("inf"):
+        if value is None or not self._improves(float(value)):
             return
-        value = float(value)
-        if self.best is not None and (
-            value <= self.best if self.mode == "max" else value >= self.best
-        ):
-            return
-        self.best, self.best_epoch = value, epoch
+        self.best, self.best_epoch = float(value), epoch
         folder, name = os.path.split(self.filepath)
         partial = os.path.join(folder, f".partial.{name}")
         if os.path.exists(partial):
@@ -128,6 +124,14 @@ class BestCheckpoint(keras.callbacks.Callback):
         if self.best_epoch is not None and self.best_epoch != self.last_epoch:
             self.model.load_weights(self.filepath)
         os.remove(self.filepath)
+
+    def _improves(self, value: float) -> bool:
+        """Whether a finite ``value`` is better than the best so far."""
+        if not math.isfinite(value):
+            return False
+        if self.best is None:
+            return True
+        return value > self.best if self.mode == "max" else value < self.best
 
     def _link_backup(self, path: str) -> bool:
         """Links the backup written in this epoch at ``path``; whether it did."""
