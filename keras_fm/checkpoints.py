@@ -1,11 +1,15 @@
 """Checkpoints of a training run: its backup, and its best epoch's weights."""
 
+import json
 import math
 import os
 import time
 from typing import Any
 
 import keras
+from keras.src.utils import file_utils
+
+from keras_fm.saving import save_weights
 
 # The file `keras.callbacks.BackupAndRestore` writes the weights into.
 BACKUP_WEIGHTS_FILE = "latest.weights.h5"
@@ -18,9 +22,11 @@ class RestoreFrom(keras.callbacks.BackupAndRestore):
     A multi-worker run restarts from the chief's backup on every worker (all
     must resume from the same epoch), while the other workers write theirs
     into folders of their own (`keras_fm.distribute.worker_folder`).
-    Keras rewrites the backup's weights file in place; here the old file is
-    removed first, so that a link to it (`BestCheckpoint`'s) keeps its
-    content.
+    Keras rewrites the backup's weights file in place; here each backup is
+    a new file (`keras_fm.saving.save_weights`: large tables by blocks of
+    rows, into a temporary file renamed when complete), so that a link to
+    the previous one (`BestCheckpoint`'s) keeps its content and a crash
+    while writing leaves the previous backup whole.
 
     Args:
         backup_dir: the folder this process backs up into after each epoch.
@@ -43,10 +49,17 @@ class RestoreFrom(keras.callbacks.BackupAndRestore):
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._source.on_train_begin(logs)
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if os.path.exists(self.weights_file):
-            os.remove(self.weights_file)
-        super().on_epoch_end(epoch, logs)
+    def _save_model(self) -> None:
+        if file_utils.is_remote_path(self.backup_dir):
+            super()._save_model()
+            return
+        os.makedirs(self.backup_dir, exist_ok=True)
+        save_weights(self.model, self.weights_file)
+        metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+        partial = f"{self._training_metadata_path}.partial"
+        with open(partial, "w") as handle:
+            json.dump(metadata, handle)
+        os.replace(partial, self._training_metadata_path)
 
 
 class BestCheckpoint(keras.callbacks.Callback):
@@ -57,10 +70,10 @@ class BestCheckpoint(keras.callbacks.Callback):
     built in memory before it is written (`keras_fm.saving`): with tables of
     1e7 ids, 1.6 and 2.4 GB more in the process. This writes the weights,
     with the optimizer's state, of each epoch that improves on ``monitor``
-    to ``filepath`` (`keras.Model.save_weights`, into a temporary file
-    renamed when complete); when training ends it loads them back if a
-    later epoch was worse, and deletes the file. Epochs without a finite
-    ``monitor`` in the logs are not compared.
+    to ``filepath`` (`keras_fm.saving.save_weights`: large tables by blocks
+    of rows, into a temporary file renamed when complete); when training
+    ends it loads them back if a later epoch was worse, and deletes the
+    file. Epochs without a finite ``monitor`` in the logs are not compared.
 
     With ``backup``, the weights file a `RestoreFrom` placed before this
     callback writes at each epoch's end, a better epoch's weights are that
@@ -110,13 +123,8 @@ class BestCheckpoint(keras.callbacks.Callback):
         if value is None or not self._improves(float(value)):
             return
         self.best, self.best_epoch = float(value), epoch
-        folder, name = os.path.split(self.filepath)
-        partial = os.path.join(folder, f".partial.{name}")
-        if os.path.exists(partial):
-            os.remove(partial)
-        if not self._link_backup(partial):
-            self.model.save_weights(partial, overwrite=True)
-        os.replace(partial, self.filepath)
+        if not self._link_backup():
+            save_weights(self.model, self.filepath)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if not os.path.exists(self.filepath):
@@ -133,14 +141,20 @@ class BestCheckpoint(keras.callbacks.Callback):
             return True
         return value > self.best if self.mode == "max" else value < self.best
 
-    def _link_backup(self, path: str) -> bool:
-        """Links the backup written in this epoch at ``path``; whether it did."""
+    def _link_backup(self) -> bool:
+        """Links the backup written in this epoch as ``filepath``; whether it
+        did."""
         if self.backup is None or not os.path.exists(self.backup):
             return False
         if os.path.getmtime(self.backup) < self._epoch_start:
             return False
+        folder, name = os.path.split(self.filepath)
+        partial = os.path.join(folder, f".partial.{name}")
         try:
-            os.link(self.backup, path)
+            if os.path.exists(partial):
+                os.remove(partial)
+            os.link(self.backup, partial)
         except OSError:
             return False
+        os.replace(partial, self.filepath)
         return True

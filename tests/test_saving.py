@@ -1,12 +1,15 @@
 import zipfile
 
+import h5py
 import keras
 import numpy as np
 import pytest
 
+from keras_fm import saving
 from keras_fm.features import IdFeature
 from keras_fm.models import build_deepfm, compile_for_task
-from keras_fm.saving import save_model
+from keras_fm.optimizers import LazyAdam
+from keras_fm.saving import save_model, save_weights
 
 
 def trained_model():
@@ -55,12 +58,12 @@ def test_a_failed_save_keeps_the_previous_archive(tmp_path, monkeypatch):
     save_model(model, path)
     before = path.read_bytes()
 
-    def full_disk(model, folder, zipped):
+    def full_disk(model, folder):
         folder.mkdir()
         (folder / "config.json").write_text("{}")
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(keras.saving, "save_model", full_disk)
+    monkeypatch.setattr(saving, "_write_folder", full_disk)
     with pytest.raises(OSError, match="No space left"):
         save_model(model, path)
     assert path.read_bytes() == before
@@ -71,3 +74,104 @@ def test_the_name_must_end_in_keras(tmp_path):
     model, _ = trained_model()
     with pytest.raises(ValueError, match=r"must end in \.keras"):
         save_model(model, tmp_path / "model.h5")
+
+
+def datasets(path):
+    """{name: array} of every dataset of an HDF5 file."""
+    found = {}
+
+    def keep(name, item):
+        if isinstance(item, h5py.Dataset):
+            found[name] = item[()]
+
+    with h5py.File(path, "r") as handle:
+        handle.visititems(keep)
+    return found
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of 40 bytes: the test model's tables (and their slots) are
+    written in several blocks, the last one short."""
+    monkeypatch.setattr(saving, "BLOCK_BYTES", 40)
+
+
+def lazy_model():
+    model, x = trained_model()
+    model.compile(optimizer=LazyAdam(1e-2), loss="binary_crossentropy")
+    rng = np.random.default_rng(1)
+    model.fit(x, rng.integers(0, 2, 256), epochs=1, batch_size=64, verbose=0)
+    return model
+
+
+@pytest.mark.parametrize("make", [trained_model, lazy_model], ids=["adam", "lazy"])
+def test_save_weights_writes_keras_own_file(tmp_path, small_blocks, make):
+    """The same datasets, names, dtypes and values as `model.save_weights`,
+    with the tables (and, with LazyAdam, their slots) written by blocks."""
+    made = make()
+    model = made[0] if isinstance(made, tuple) else made
+    written = []
+    original = saving._BlockStore.__setitem__
+
+    def spy(store, key, value):
+        written.append(saving._large_table(value) is not None)
+        original(store, key, value)
+
+    saving._BlockStore.__setitem__ = spy
+    try:
+        save_weights(model, tmp_path / "blocks.weights.h5")
+    finally:
+        saving._BlockStore.__setitem__ = original
+    model.save_weights(tmp_path / "keras.weights.h5")
+    ours, theirs = (
+        datasets(tmp_path / f"{name}.weights.h5") for name in ("blocks", "keras")
+    )
+    assert sorted(ours) == sorted(theirs)
+    for name, value in theirs.items():
+        assert ours[name].dtype == value.dtype, name
+        np.testing.assert_array_equal(ours[name], value, err_msg=name)
+    # Stock Adam hands Keras's store NumPy copies of its slots; LazyAdam its
+    # variables, which are written by blocks as the model's are.
+    variables = [*model.weights]
+    if isinstance(model.optimizer, LazyAdam):
+        variables += model.optimizer.variables
+    large = [v for v in variables if len(v.shape) >= 1 and np.prod(v.shape) * 4 >= 40]
+    assert sum(written) == len(large) > 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "blocks.weights.h5",
+        "keras.weights.h5",
+    ]
+
+
+def test_save_weights_round_trips_weights_and_optimizer(tmp_path, small_blocks):
+    model = lazy_model()
+    variables = [*model.weights, *model.optimizer.variables]
+    saved = [keras.ops.convert_to_numpy(v) for v in variables]
+    save_weights(model, tmp_path / "run.weights.h5")
+    for variable in variables:
+        variable.assign(keras.ops.zeros_like(variable))
+    model.load_weights(tmp_path / "run.weights.h5")
+    for variable, value in zip(variables, saved, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), value)
+
+
+def test_a_failed_save_weights_keeps_the_previous_file(tmp_path, monkeypatch):
+    model, _ = trained_model()
+    path = tmp_path / "run.weights.h5"
+    save_weights(model, path)
+    before = path.read_bytes()
+
+    def full_disk(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(saving, "_save_state", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        save_weights(model, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run.weights.h5"]
+
+
+def test_save_weights_name_must_end_in_weights_h5(tmp_path):
+    model, _ = trained_model()
+    with pytest.raises(ValueError, match=r"must end in \.weights\.h5"):
+        save_weights(model, tmp_path / "run.h5")

@@ -190,6 +190,14 @@ class RowSparseMixin:
                 advise_huge_pages(scratch)
                 self._row_state.by_rows[rows] = scratch
 
+    def save_own_variables(self, store: Any) -> None:
+        """Keras's, handing ``store`` each variable rather than a NumPy copy
+        of it: `keras_fm.saving.save_weights` writes the slots of large
+        tables a block of rows at a time (Keras's stores convert each
+        variable as before)."""
+        for index, variable in enumerate(self.variables):  # type: ignore[attr-defined]
+            store[str(index)] = variable
+
     def penalize_rows(self, penalties: Any) -> None:
         """Applies whole-table penalties to the rows each step updates.
 
