@@ -9,7 +9,7 @@ from typing import Any
 import keras
 from keras.src.utils import file_utils
 
-from keras_fm.saving import save_weights
+from keras_fm.saving import load_weights, save_weights
 
 # The file `keras.callbacks.BackupAndRestore` writes the weights into.
 BACKUP_WEIGHTS_FILE = "latest.weights.h5"
@@ -38,9 +38,7 @@ class RestoreFrom(keras.callbacks.BackupAndRestore):
         super().__init__(backup_dir)
         self.restore_dir = restore_dir or backup_dir
         self.weights_file = os.path.join(backup_dir, BACKUP_WEIGHTS_FILE)
-        self._source = keras.callbacks.BackupAndRestore(
-            self.restore_dir, delete_checkpoint=False
-        )
+        self._source = _Restore(self.restore_dir, delete_checkpoint=False)
 
     def set_model(self, model: keras.Model) -> None:
         super().set_model(model)
@@ -60,6 +58,24 @@ class RestoreFrom(keras.callbacks.BackupAndRestore):
         with open(partial, "w") as handle:
             json.dump(metadata, handle)
         os.replace(partial, self._training_metadata_path)
+
+
+class _Restore(keras.callbacks.BackupAndRestore):
+    """Keras's restore from a backup, reading large tables by blocks of rows
+    (`keras_fm.saving.load_weights`)."""
+
+    def _load_model(self) -> None:
+        if file_utils.is_remote_path(self.backup_dir) or not self.model.built:
+            super()._load_model()  # Keras's, and its error for an unbuilt model
+            return
+        if os.path.exists(self._weights_path):
+            optimizer = self.model.optimizer
+            if optimizer is not None and not optimizer.built:
+                optimizer.build(self.model.trainable_variables)
+            load_weights(self.model, self._weights_path)
+        if os.path.exists(self._training_metadata_path):
+            with open(self._training_metadata_path) as handle:
+                self.model._initial_epoch = json.load(handle)["epoch"]
 
 
 class BestCheckpoint(keras.callbacks.Callback):
@@ -130,7 +146,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         if not os.path.exists(self.filepath):
             return
         if self.best_epoch is not None and self.best_epoch != self.last_epoch:
-            self.model.load_weights(self.filepath)
+            load_weights(self.model, self.filepath)
         os.remove(self.filepath)
 
     def _improves(self, value: float) -> bool:

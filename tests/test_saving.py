@@ -7,9 +7,10 @@ import pytest
 
 from keras_fm import saving
 from keras_fm.features import IdFeature
+from keras_fm.layers.tables import TableLoading
 from keras_fm.models import build_deepfm, compile_for_task
 from keras_fm.optimizers import LazyAdam
-from keras_fm.saving import save_model, save_weights
+from keras_fm.saving import load_weights, save_model, save_weights
 
 
 def trained_model():
@@ -175,3 +176,52 @@ def test_save_weights_name_must_end_in_weights_h5(tmp_path):
     model, _ = trained_model()
     with pytest.raises(ValueError, match=r"must end in \.weights\.h5"):
         save_weights(model, tmp_path / "run.h5")
+
+
+def large(variables):
+    return [v for v in variables if len(v.shape) >= 1 and np.prod(v.shape) * 4 >= 40]
+
+
+def test_load_weights_reads_tables_and_slots_by_blocks(
+    tmp_path, small_blocks, monkeypatch
+):
+    """A file Keras wrote, loaded by blocks into the tables and LazyAdam's
+    slots (other layers convert it whole): every variable back exactly."""
+    model = lazy_model()
+    variables = [*model.weights, *model.optimizer.variables]
+    saved = [keras.ops.convert_to_numpy(v) for v in variables]
+    model.save_weights(tmp_path / "keras.weights.h5")
+    for variable in variables:
+        variable.assign(keras.ops.zeros_like(variable))
+    by_blocks = []
+    original = saving.StoredRows.blocks
+
+    def spy(stored):
+        by_blocks.append(stored.dataset.name)
+        return original(stored)
+
+    monkeypatch.setattr(saving.StoredRows, "blocks", spy)
+    load_weights(model, tmp_path / "keras.weights.h5")
+    for variable, value in zip(variables, saved, strict=True):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), value)
+    tables = [
+        v
+        for layer in model.layers
+        if isinstance(layer, TableLoading)
+        for v in large(layer.weights)
+    ]
+    assert len(by_blocks) == len(tables) + len(large(model.optimizer.variables))
+    assert len(tables) >= 2
+
+
+def test_load_weights_names_a_mismatched_table(tmp_path, small_blocks):
+    model, _ = trained_model()
+    save_weights(model, tmp_path / "run.weights.h5")
+    keras.utils.set_random_seed(0)
+    other = build_deepfm(
+        [IdFeature("user", 4_000_000), IdFeature("item", 20)],
+        embedding_dim=4,
+        dnn_units=(8,),
+    )
+    with pytest.raises(ValueError, match=r"stored array /layers/.* has shape \(52,\)"):
+        load_weights(other, tmp_path / "run.weights.h5")

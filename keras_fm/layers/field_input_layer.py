@@ -11,7 +11,7 @@ import tensorflow as tf
 from keras_fm.features.feature import Feature, id_weights
 from keras_fm.features.id_feature import IdFeature
 from keras_fm.layers.id_columns import encode_id_columns, is_plain_id
-from keras_fm.layers.tables import add_table
+from keras_fm.layers.tables import TableLoading, add_table
 from keras_fm.sparse_read import gather_rows
 
 
@@ -130,7 +130,7 @@ def _map_values(fn: Any, tensor: Any) -> Any:
     return fn(tensor)
 
 
-class FieldInputLayer(keras.layers.Layer):
+class FieldInputLayer(TableLoading, keras.layers.Layer):
     """Base of layers that turn spec-described raw inputs into field vectors.
 
     It owns the specs' preprocessing layers, lays every feature's rows out in

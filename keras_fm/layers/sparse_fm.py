@@ -7,13 +7,13 @@ import tensorflow as tf
 
 from keras_fm.features.feature import id_weights
 from keras_fm.layers.field_input_layer import check_embeddings_l2
-from keras_fm.layers.tables import add_table
+from keras_fm.layers.tables import TableLoading, add_table
 from keras_fm.registration import register
 from keras_fm.sparse_read import gather_rows
 
 
 @register
-class SparseFM(keras.layers.Layer):
+class SparseFM(TableLoading, keras.layers.Layer):
     """Rendle's factorization machine over rows of (feature id, value) pairs.
 
     Each row is any number of non-zeros ``(i, x_i)`` over a feature space of

@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_fm.huge_pages import advise_huge_pages
+from keras_fm.saving import assign_stored
 from keras_fm.sparse_read import write_by_blocks
 
 # Tables of more entries are filled block by block. A random initializer
@@ -72,6 +73,19 @@ def add_table(
     if by_blocks:
         _fill_by_blocks(table, initializer)
     return table
+
+
+class TableLoading:
+    """For layers with tables: Keras's `load_own_variables`, with stored
+    arrays that `keras_fm.saving.load_weights` hands out by blocks of rows
+    (`keras_fm.saving.StoredRows`) copied into the tables a block at a
+    time."""
+
+    def load_own_variables(self, store: Any) -> None:
+        self._check_load_own_variables(store)  # type: ignore[attr-defined]
+        variables = self._trainable_variables + self._non_trainable_variables  # type: ignore[attr-defined]
+        for index, variable in enumerate(variables):
+            assign_stored(variable, store[f"{index}"])
 
 
 def _fill_by_blocks(table: keras.Variable, initializer: Any) -> None:

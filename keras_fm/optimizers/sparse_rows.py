@@ -8,6 +8,7 @@ import tensorflow as tf
 from keras_fm import native
 from keras_fm.huge_pages import advise_huge_pages
 from keras_fm.optimizers.row_penalties import penalty_gradient
+from keras_fm.saving import assign_stored
 from keras_fm.sparse_read import gather_rows
 from keras_fm.xla_context import in_xla
 
@@ -197,6 +198,16 @@ class RowSparseMixin:
         variable as before)."""
         for index, variable in enumerate(self.variables):  # type: ignore[attr-defined]
             store[str(index)] = variable
+
+    def load_own_variables(self, store: Any) -> None:
+        """Keras's, copying stored slots of large tables that
+        `keras_fm.saving.load_weights` hands out by blocks of rows a block
+        at a time."""
+        if len(store.keys()) != len(self.variables):  # type: ignore[attr-defined]
+            super().load_own_variables(store)  # type: ignore[misc]  # Keras warns
+            return
+        for index, variable in enumerate(self.variables):  # type: ignore[attr-defined]
+            assign_stored(variable, store[str(index)])
 
     def penalize_rows(self, penalties: Any) -> None:
         """Applies whole-table penalties to the rows each step updates.
