@@ -215,8 +215,12 @@ def assign_stored(variable: Any, value: Any) -> None:
     if tuple(target.shape.as_list()) != value.shape:
         raise ValueError(
             f"the stored array {value.dataset.name} has shape {value.shape}; "
-            f"variable {variable.path} has {tuple(target.shape.as_list())}"
+            f"variable {getattr(variable, 'path', variable.name)} has "
+            f"{tuple(target.shape.as_list())}"
         )
+    if isinstance(target, tf.distribute.DistributedValues):
+        variable.assign(np.asarray(value))  # the strategy's own assignment
+        return
     for start, stop, rows in value.blocks():
         rows = tf.cast(rows, target.dtype)
         target.scatter_update(tf.IndexedSlices(rows, tf.range(start, stop)))
