@@ -121,9 +121,7 @@ def save_weights(model: keras.Model, path: str | os.PathLike) -> None:
     >>> save_weights(model, os.path.join(folder, "model.weights.h5"))
     >>> model.load_weights(os.path.join(folder, "model.weights.h5"))
     """
-    path = Path(path)
-    if not path.name.endswith(".weights.h5"):
-        raise ValueError(f"the file's name must end in .weights.h5, got {path}")
+    path = _weights_file(path)
     partial = path.with_name(f".partial.{path.name}")
     try:
         store = _BlockStore(partial, mode="w")
@@ -156,9 +154,7 @@ def load_weights(model: keras.Model, path: str | os.PathLike) -> None:
         ValueError: for a name not ending in `.weights.h5`, or a stored
             array whose shape is not its variable's.
     """
-    path = Path(path)
-    if not path.name.endswith(".weights.h5"):
-        raise ValueError(f"the file's name must end in .weights.h5, got {path}")
+    path = _weights_file(path)
     store = _BlockStore(path, mode="r")
     try:
         saving_lib._load_state(
@@ -170,6 +166,14 @@ def load_weights(model: keras.Model, path: str | os.PathLike) -> None:
         )
     finally:
         store.close()
+
+
+def _weights_file(path: str | os.PathLike) -> Path:
+    """``path`` as a `Path`, checked to name a `.weights.h5` file."""
+    path = Path(path)
+    if not path.name.endswith(".weights.h5"):
+        raise ValueError(f"the file's name must end in .weights.h5, got {path}")
+    return path
 
 
 class StoredRows:
