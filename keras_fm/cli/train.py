@@ -53,10 +53,10 @@ from keras_fm.distribute import (
 )
 from keras_fm.models import (
     BUILDERS,
+    STEPS_PER_EXECUTION,
     build_sparse_fm,
     compile_for_task,
     default_optimizer,
-    default_steps_per_execution,
 )
 from keras_fm.optimizers import LazyAdam
 from keras_fm.ranking import bpr_loss, pairwise_accuracy, save_catalog
@@ -239,7 +239,7 @@ def _train(
             model, data_format, train_paths, train_data, valid_data, ranking,
             seed, verbose,
         )  # fmt: skip
-        _compile_ranker(trained, model, settings["learning_rate"])
+        _compile_ranker(trained, settings["learning_rate"])
         save_catalog(out / CATALOG_FILE, catalog, seen)
         for pairs, _ in train_data.take(1):  # BackupAndRestore needs it built
             trained(pairs)
@@ -340,9 +340,7 @@ def _compile(
     optimizer, jit_compile = default_optimizer(model, settings["learning_rate"])
     if rows is None:
         return compile_for_task(model, task, optimizer, jit_compile=jit_compile), None
-    steps, group = epoch_steps(
-        rows, settings["batch_size"], default_steps_per_execution(model)
-    )
+    steps, group = epoch_steps(rows, settings["batch_size"], STEPS_PER_EXECUTION)
     compiled = compile_for_task(
         model, task, optimizer, jit_compile=jit_compile, steps_per_execution=group
     )
@@ -401,14 +399,14 @@ def _one_pass(train: Any) -> Any:
     return getattr(train, "one_pass", train)
 
 
-def _compile_ranker(trained: keras.Model, model: keras.Model, rate: float) -> None:
+def _compile_ranker(trained: keras.Model, rate: float) -> None:
     """BPR on pairs, with LazyAdam (the pair model's tables are large)."""
     trained.compile(
         LazyAdam(rate),
         bpr_loss(),
         metrics=[pairwise_accuracy],
         jit_compile=False,
-        steps_per_execution=default_steps_per_execution(model, jit_compile=False),
+        steps_per_execution=STEPS_PER_EXECUTION,
     )
 
 

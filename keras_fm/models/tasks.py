@@ -100,16 +100,19 @@ def task_metrics(task: str) -> list[Any]:
 DENSE_UPDATE_ENTRIES = 2_000_000
 
 # Training, evaluation and prediction steps run per call into TensorFlow
-# (`model.compile`'s ``steps_per_execution``) for models of small tables:
-# Keras's Python work between two steps costs as much as a whole step of a
-# small model. Measured on 2 cores (FM k=16, 1e4 ids, batch 4096, Adam under
-# XLA, two runs each): 1 step 0.67-0.95M ex/s; 8: 1.83-1.98M; 32:
-# 1.60-1.86M; 128: 2.06-2.10M. Large tables train in groups too when XLA
-# compiles the step (FM, 1e7 ids: 0.53M ex/s against 0.41M one step per
-# call); without XLA they keep one step per call, since grouped TensorFlow
-# held a second copy of a table (FM, 1e7 ids: peak 3.33 GB against 2.71 GB).
-# Batch callbacks run after each group of steps; epoch-level ones (early
-# stopping, learning-rate decay, checkpoints) are unaffected.
+# (`model.compile`'s ``steps_per_execution``): Keras's Python work between
+# two steps costs as much as a whole step of a small model. Measured on 2
+# cores (FM k=16, 1e4 ids, batch 4096, Adam under XLA, two runs each): 1
+# step 0.67-0.95M ex/s; 8: 1.83-1.98M; 32: 1.60-1.86M; 128: 2.06-2.10M.
+# Large tables train in groups too, with or without XLA (FM, 1e7 ids under
+# XLA: 0.53M ex/s against 0.41M one step per call; DeepFM, 1e7 ids, without
+# XLA: 121k against 113k, in one process, alternating epochs). Grouped
+# steps without XLA once held a second copy of a large table (FM, 1e7 ids:
+# peak 3.33 GB against 2.71 GB); since the layers read tables by sparse
+# reads (`keras_fm.sparse_read`) they do not (FM at 1e7 ids without XLA:
+# peak 2.79 GB grouped, 2.79 GB one step per call). Batch callbacks run
+# after each group of steps; epoch-level ones (early stopping,
+# learning-rate decay, checkpoints) are unaffected.
 STEPS_PER_EXECUTION = 32
 
 
@@ -236,26 +239,6 @@ def xla_by_default(model: keras.Model) -> bool:
     )
 
 
-def default_steps_per_execution(
-    model: keras.Model, jit_compile: bool | None = None
-) -> int:
-    """`STEPS_PER_EXECUTION`, or 1 for large tables trained without XLA.
-
-    Args:
-        model: the model.
-        jit_compile: whether it trains under XLA. Defaults to
-            `xla_by_default`.
-
-    Returns:
-        The ``steps_per_execution`` to compile ``model`` with.
-    """
-    if jit_compile is None:
-        jit_compile = xla_by_default(model)
-    if jit_compile or table_entries(model) <= DENSE_UPDATE_ENTRIES:
-        return STEPS_PER_EXECUTION
-    return 1
-
-
 def check_optimizer_strategy(optimizer: Any, model: keras.Model) -> None:
     """Fails clearly when ``optimizer`` belongs to another strategy than ``model``.
 
@@ -313,9 +296,8 @@ def compile_for_task(
             makes Keras's row-sparse updates dense); with XLA, `evaluate`
             and `predict` still run without it (each new batch shape would
             cost a compilation). ``steps_per_execution`` defaults to
-            `default_steps_per_execution(model, jit_compile)`: 32 steps in
-            one call into TensorFlow (a smaller last group when the data
-            runs out), 1 for large tables without XLA. For a model built inside the
+            `STEPS_PER_EXECUTION`: 32 steps in one call into TensorFlow (a
+            smaller last group when the data runs out). For a model built inside the
             scope of a `tf.distribute` strategy of several replicas or
             workers, both default to what works there (no XLA, one step per
             call; see `keras_fm.distribute`), the model takes ragged and
@@ -355,10 +337,7 @@ def compile_for_task(
     if isinstance(optimizer, RowSparseMixin):
         kwargs.setdefault("jit_compile", xla_by_default(model))
     kwargs.setdefault("jit_compile", False)
-    kwargs.setdefault(
-        "steps_per_execution",
-        default_steps_per_execution(model, kwargs["jit_compile"]),
-    )
+    kwargs.setdefault("steps_per_execution", STEPS_PER_EXECUTION)
     if distributed is not None:
         prepare_for_strategy(model)
         logger.info(

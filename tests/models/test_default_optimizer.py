@@ -18,7 +18,6 @@ from keras_fm.models import (
     build_sparse_fm,
     compile_for_task,
     default_optimizer,
-    default_steps_per_execution,
     table_entries,
 )
 from keras_fm.optimizers import LazyAdam, SparseAdagrad, SparseFtrl
@@ -61,12 +60,27 @@ def test_large_tables_train_with_lazy_adam_under_xla():
     assert model.optimizer.built  # slots made before fit
 
 
-def test_large_tables_without_xla_keep_one_step_per_call():
+def test_large_tables_without_xla_train_grouped_as_single_steps():
+    """Without XLA too (here by choice; a ragged input or a bfloat16 DNN
+    does the same), a large table's steps run 32 a call, and LazyAdam's
+    row updates inside a group train exactly as single steps."""
     rows = DENSE_UPDATE_ENTRIES // 10 + 1
-    genre = IdFeature("genre", 10, multivalent=True)  # ragged: no XLA
-    model = build_fm([IdFeature("user", rows), genre], embedding_dim=10)
-    compile_for_task(model, "binary")
-    assert model.jit_compile is False and model.steps_per_execution == 1
+
+    def large(**kwargs):
+        keras.utils.set_random_seed(3)
+        features = [IdFeature("user", rows), IdFeature("item", 10)]
+        model = build_fm(features, embedding_dim=10)
+        return compile_for_task(model, "binary", jit_compile=False, **kwargs)
+
+    grouped, single = large(), large(steps_per_execution=1)
+    assert grouped.jit_compile is False and isinstance(grouped.optimizer, LazyAdam)
+    assert grouped.steps_per_execution == STEPS_PER_EXECUTION
+    data = _steps_data(40 * 16 - 5)
+    for model in (grouped, single):
+        model.fit(data, epochs=2, verbose=0)
+        assert int(model.optimizer.iterations) == 2 * 40
+    for a, b in zip(grouped.get_weights(), single.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_models_that_cannot_be_compiled_by_xla_run_without_it():
@@ -128,8 +142,6 @@ def test_several_steps_per_execution_by_default():
     rows = DENSE_UPDATE_ENTRIES // 10 + 1  # a large table: grouped under XLA
     large = build_fm([IdFeature("user", rows), IdFeature("item", 5)], embedding_dim=9)
     assert compile_for_task(large, "binary").steps_per_execution == 32
-    assert default_steps_per_execution(large, jit_compile=False) == 1
-    assert default_steps_per_execution(large, jit_compile=True) == 32
 
 
 @pytest.mark.parametrize("num_batches", [7, 70])  # fewer than a group; 2 groups + 6
