@@ -17,8 +17,11 @@ TensorFlow, float32 and bfloat16, GFLOP/s, median of 5).
 
 Columns: train examples/s (median of 3 epochs after a warm-up epoch) and
 their spread ((max - min) / median of the 3), predict examples/s, the
-process's peak resident memory, the bytes of the model's weights plus
-optimizer slots and the ratio of the two, the train speed as a ratio to the
+process's peak resident memory when training ends ("train MB") and at the
+end, after `predict` ("peak MB": Keras builds 32 grouped prediction steps
+into one graph, whose steps TensorFlow may run side by side), the bytes of
+the model's weights plus optimizer slots ("state MB") and the ratios of the
+two peaks to it, the train speed as a ratio to the
 baseline on the same data, the fraction of the matmul ceiling the training
 reaches (the dense layers' and CIN's multiply-adds, 3x the forward pass's
 for forward and backward, against the ceiling of the dtype the DNN computes
@@ -232,6 +235,7 @@ def measure(config, folder, rows):
         start = time.perf_counter()
         model.fit(dataset, epochs=1, verbose=0)
         times.append(time.perf_counter() - start)
+    train_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     model.predict(dataset, verbose=0)  # warm-up: tracing of each group of steps
     start = time.perf_counter()
     model.predict(dataset, verbose=0)
@@ -249,6 +253,7 @@ def measure(config, folder, rows):
         "spread": (max(times) - min(times)) / float(np.median(times)),
         "flops": training_flops(model),
         "predict": examples / predict_seconds,
+        "train_peak_mb": train_peak,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "state_mb": state / 2**20,
         "optimizer": type(model.optimizer).__name__
@@ -286,7 +291,8 @@ def main():
     )
     header = (
         f"{'model':26}{'ids':>10}{'train ex/s':>12}{'spread':>8}{'predict ex/s':>14}"
-        f"{'peak MB':>9}{'state MB':>10}{'peak/state':>11}{'vs keras':>10}"
+        f"{'train MB':>9}{'peak MB':>9}{'state MB':>10}{'train/state':>12}"
+        f"{'peak/state':>11}{'vs keras':>10}"
         f"{'of ceiling':>12}  optimizer"
     )
     print(header, flush=True)
@@ -324,7 +330,9 @@ def row(name, ids, figures, ratio, ceiling):
     fraction = flops / (ceiling[figures.get("dnn_dtype", "float32")] * 1e9)
     return (
         f"{name:26}{ids:>10}{figures['train']:>12,.0f}{figures['spread']:>8.1%}"
-        f"{figures['predict']:>14,.0f}{figures['peak_mb']:>9,.0f}{state:>10,.0f}"
+        f"{figures['predict']:>14,.0f}{figures['train_peak_mb']:>9,.0f}"
+        f"{figures['peak_mb']:>9,.0f}{state:>10,.0f}"
+        f"{figures['train_peak_mb'] / max(state, 1):>12.2f}"
         f"{figures['peak_mb'] / max(state, 1):>11.2f}"
         f"{(f'{ratio:.2f}x' if ratio else '-'):>10}"
         f"{(f'{fraction:.0%}' if fraction >= 0.005 else '-'):>12}"
