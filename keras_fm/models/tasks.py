@@ -110,7 +110,7 @@ DENSE_UPDATE_ENTRIES = 2_000_000
 # steps without XLA once held a second copy of a large table (FM, 1e7 ids:
 # peak 3.33 GB against 2.71 GB); since the layers read tables by sparse
 # reads (`keras_fm.sparse_read`) they do not (FM at 1e7 ids without XLA:
-# peak 2.79 GB grouped, 2.79 GB one step per call). Batch callbacks run
+# peak 2,792 MB grouped against 2,785 one step per call). Batch callbacks run
 # after each group of steps; epoch-level ones (early stopping,
 # learning-rate decay, checkpoints) are unaffected.
 STEPS_PER_EXECUTION = 32
