@@ -6,6 +6,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_fm.native import row_reads
+
 
 def gather_rows(variable: Any, ids: Any, dtype: Any = None) -> Any:
     """``variable[ids]`` as a sparse read (`ResourceGather`), cast to ``dtype``.
@@ -20,13 +22,15 @@ def gather_rows(variable: Any, ids: Any, dtype: Any = None) -> Any:
 
     The gradient with respect to the variable is a `tf.IndexedSlices`, which
     the optimizers of `keras_fm.optimizers` apply to the touched rows only.
+    In training steps the rows are copied by a gather that prefetches them
+    (`keras_fm.native.row_reads`), where it applies.
     """
     value = variable.value if isinstance(variable, keras.Variable) else variable
     ids = tf.convert_to_tensor(ids)
     if ids.shape.rank == 1:
-        rows = tf.gather(value, ids)
+        rows = _gather(value, ids)
     else:  # by flat ids, as the gradient names them (see RowSparseMixin)
-        flat = tf.gather(value, tf.reshape(ids, [-1]))
+        flat = _gather(value, tf.reshape(ids, [-1]))
         # The rows' static shape: tf.shape of a variable would read it whole.
         row_shape = tf.TensorShape(value.shape[1:])
         if row_shape.is_fully_defined():
@@ -36,6 +40,13 @@ def gather_rows(variable: Any, ids: Any, dtype: Any = None) -> Any:
         rows = tf.reshape(flat, tf.concat([tf.shape(ids, tf.int32), row_shape], 0))
         rows.set_shape(ids.shape.concatenate(value.shape[1:]))
     return rows if dtype is None else tf.cast(rows, dtype)
+
+
+def _gather(value: Any, ids: Any) -> Any:
+    """``tf.gather``; in training steps, `keras_fm.native.row_reads.gather`,
+    which prefetches rows, where it applies."""
+    rows = row_reads.gather(value, ids)
+    return tf.gather(value, ids) if rows is None else rows
 
 
 def write_by_blocks(variable: Any, values_of: Any, block_entries: int) -> None:

@@ -1,4 +1,5 @@
-"""C++ ops for the row-sparse optimizers' updates outside XLA.
+"""C++ ops for the row-sparse optimizers' updates outside XLA (and, in
+`keras_fm.native.row_reads`, for training's gathers of large tables).
 
 Composed from TensorFlow's ops, a row-sparse Adam step on a table finds the
 batch's rows (``Unique``), sums their gradients, gathers the table and its
@@ -20,11 +21,12 @@ XLA the optimizers have their own route (`keras_fm.optimizers.sparse_rows`).
 import logging
 import os
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
 
-from keras_fm.native.build import BuildError, built_library
+from keras_fm.native.build import SOURCE, BuildError, built_library
 
 logger = logging.getLogger("keras_fm")
 
@@ -37,16 +39,19 @@ def row_ops() -> Any:
         The module `tf.load_op_library` gives, or None (with a warning,
         once, when the build failed).
     """
+    return loaded_ops(SOURCE, "row-sparse optimizers use TensorFlow's ops")
+
+
+def loaded_ops(source: Path, fallback: str) -> Any:
+    """The ops of ``source`` loaded, built first where needed; None where
+    ``KERAS_FM_NATIVE=0`` or the build fails, saying ``fallback`` in a
+    warning then."""
     if os.environ.get("KERAS_FM_NATIVE", "1") == "0":
         return None
     try:
-        return tf.load_op_library(str(built_library()))
+        return tf.load_op_library(str(built_library(source)))
     except (BuildError, OSError, tf.errors.OpError) as error:
-        logger.warning(
-            "keras_fm: row-sparse optimizers use TensorFlow's ops (slower on "
-            "large tables): %s",
-            error,
-        )
+        logger.warning("keras_fm: %s (slower on large tables): %s", fallback, error)
         return None
 
 
