@@ -27,6 +27,7 @@ from typing import Any
 import tensorflow as tf
 
 from keras_fm.native.build import SOURCE, BuildError, built_library
+from keras_fm.xla_context import in_xla
 
 logger = logging.getLogger("keras_fm")
 
@@ -40,6 +41,18 @@ def row_ops() -> Any:
         once, when the build failed).
     """
     return loaded_ops(SOURCE, "row-sparse optimizers use TensorFlow's ops")
+
+
+def runs_on(variable: Any) -> bool:
+    """Whether the ops may work on ``variable`` in the function being traced:
+    a float32 variable outside a GPU, outside XLA and any `tf.distribute`
+    strategy (whether the ops could be built is asked apart)."""
+    return (
+        not in_xla()
+        and not tf.distribute.has_strategy()
+        and tf.as_dtype(variable.dtype) == tf.float32
+        and "GPU" not in str(getattr(variable, "device", "")).upper()
+    )
 
 
 def loaded_ops(source: Path, fallback: str) -> Any:

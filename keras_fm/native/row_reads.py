@@ -9,12 +9,13 @@ against 126k, in one process with epochs alternating (6 each, the data and
 model of `examples/benchmarks/throughput.py`).
 
 It is used for tables of at least `MIN_ENTRIES` entries, and only where a
-gradient tape records (a training step): a
-SavedModel, an evaluation or a prediction never holds the op, so exported
-models need nothing beyond TensorFlow. Also not under XLA (which compiles
-its own gather), a `tf.distribute` strategy, for tables other than float32
-ones in CPU memory, nor where the ops are off (``KERAS_FM_NATIVE=0``) or
-cannot be built; `gather` then gives None and the caller uses ``tf.gather``.
+gradient tape records (a training step): a SavedModel, an evaluation or a
+prediction never holds the op, so exported models need nothing beyond
+TensorFlow. Also not under XLA (which compiles its own gather), a
+`tf.distribute` strategy, for tables other than float32 ones in CPU memory
+(`keras_fm.native.runs_on`), nor where the ops are off
+(``KERAS_FM_NATIVE=0``) or cannot be built; `gather` then gives None and
+the caller uses ``tf.gather``.
 Its rows and gradient (a `tf.IndexedSlices`) are those of ``tf.gather``.
 """
 
@@ -26,8 +27,7 @@ import tensorflow as tf
 from tensorflow.python.eager import record
 from tensorflow.python.ops import resource_variable_ops
 
-from keras_fm.native import loaded_ops
-from keras_fm.xla_context import in_xla
+from keras_fm.native import loaded_ops, runs_on
 
 SOURCE = Path(__file__).with_name("row_reads.cc")
 
@@ -70,13 +70,9 @@ def _applies(variable: Any, ids: Any) -> bool:
     return (
         record.could_possibly_record()
         and isinstance(variable, tf.Variable)
-        and not in_xla()
-        and not tf.distribute.has_strategy()
-        and variable.dtype == tf.float32
-        and variable.shape.num_elements() is not None
-        and variable.shape.num_elements() >= MIN_ENTRIES
+        and runs_on(variable)
+        and (variable.shape.num_elements() or 0) >= MIN_ENTRIES
         and ids.dtype in (tf.int32, tf.int64)
-        and "GPU" not in str(variable.device).upper()
         and read_ops() is not None
     )
 

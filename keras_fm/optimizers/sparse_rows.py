@@ -258,11 +258,8 @@ class RowSparseMixin:
         """
         if (
             not is_row_sparse(gradient)
-            or in_xla()
-            or tf.distribute.has_strategy()
-            or variable.dtype != "float32"
+            or not native.runs_on(variable)
             or gradient.values.dtype != tf.float32
-            or "GPU" in str(getattr(variable, "device", "")).upper()
             or native.row_ops() is None
         ):
             return None
