@@ -126,6 +126,11 @@ def table_entries(model: keras.Model) -> int:
         The entries of its `FieldEmbedding`, `FieldAwareEmbedding` and
         `SparseFM` tables, each table counted once.
     """
+    return sum(_table_sizes(model))
+
+
+def _table_sizes(model: keras.Model) -> list[int]:
+    """The entries of each of `table_entries`'s tables."""
     from keras_fm.layers import SparseFM
     from keras_fm.layers.field_input_layer import FieldInputLayer
 
@@ -136,7 +141,7 @@ def table_entries(model: keras.Model) -> int:
         for weight in layer.trainable_weights
         if len(weight.shape) > 0
     }
-    return sum(tables.values())
+    return list(tables.values())
 
 
 def _compilable(model: keras.Model) -> bool:
@@ -196,7 +201,8 @@ def default_optimizer(
     XLA (``jit_compile=True``; Keras's ``"auto"`` leaves XLA off on CPU)
     unless `xla_by_default` says no: a layer cannot be compiled (e.g. a
     string lookup), an input is ragged or sparse (XLA takes dense tensors
-    only), or the model was built under a strategy of several replicas.
+    only), the model was built under a strategy of several replicas, or a
+    table is large enough for `keras_fm.native`'s ops (4M entries).
 
     Args:
         model: the model.
@@ -222,8 +228,10 @@ def default_optimizer(
 def xla_by_default(model: keras.Model) -> bool:
     """Whether ``model`` trains under XLA by default: it can be compiled
     (dense inputs, compilable layers), was not built under a strategy of
-    several replicas, and has no bfloat16 `Dense` layers on a CPU (a deep
-    model's DNN on CPUs with bfloat16 units, `keras_fm.models.dnn_precision`).
+    several replicas, has no bfloat16 `Dense` layers on a CPU (a deep
+    model's DNN on CPUs with bfloat16 units, `keras_fm.models.dnn_precision`)
+    and no table that `keras_fm.native`'s gather and row updates serve
+    (`_native_tables`), which XLA cannot run.
 
     Args:
         model: the model.
@@ -236,7 +244,31 @@ def xla_by_default(model: keras.Model) -> bool:
         _compilable(model)
         and compile_settings(model) is None
         and not _bfloat16_products_on_cpu(model)
+        and not _native_tables(model)
     )
+
+
+def _native_tables(model: keras.Model) -> bool:
+    """Whether a table of ``model`` is large enough for `keras_fm.native`'s
+    gather (`keras_fm.native.row_reads.MIN_ENTRIES`), with no GPU, where the
+    ops build.
+
+    Those tables train faster or as fast outside XLA, by the native gather
+    and one-pass row updates, and XLA's compilation leaves memory behind in
+    the process's allocator (about 70 MB each, one more for a file's last,
+    shorter batch) on top of tables that already fill it. Measured on 2 AMD
+    EPYC cores (FM k=16, 1e7 ids, `examples/benchmarks/throughput.py`'s
+    measurement, one process each, alternating): without XLA 500k-709k
+    examples/s (median 565k of 5 runs) against 476k-598k (527k of 5) under it;
+    peak memory 2,792 MB (1.44x the weights and slots) against 2,983-3,019
+    (1.53-1.55x).
+    """
+    from keras_fm import native
+    from keras_fm.native import row_reads
+
+    if not no_gpu() or max(_table_sizes(model), default=0) < row_reads.MIN_ENTRIES:
+        return False
+    return native.row_ops() is not None and row_reads.read_ops() is not None
 
 
 def check_optimizer_strategy(optimizer: Any, model: keras.Model) -> None:

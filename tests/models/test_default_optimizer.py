@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_fm import native
 from keras_fm.data import position_features
 from keras_fm.features import IdFeature, LookupFeature
 from keras_fm.models import (
@@ -20,6 +21,7 @@ from keras_fm.models import (
     default_optimizer,
     table_entries,
 )
+from keras_fm.native import row_reads
 from keras_fm.optimizers import LazyAdam, SparseAdagrad, SparseFtrl
 from keras_fm.ranking import PairwiseRanker
 
@@ -58,6 +60,28 @@ def test_large_tables_train_with_lazy_adam_under_xla():
     assert model.jit_compile is True and isinstance(model.optimizer, LazyAdam)
     assert model.steps_per_execution == STEPS_PER_EXECUTION
     assert model.optimizer.built  # slots made before fit
+
+
+def test_tables_for_the_native_ops_train_without_xla(monkeypatch):
+    """A table of `row_reads.MIN_ENTRIES` entries or more trains by the
+    native gather and row updates, which XLA cannot run; where they do not
+    build, under XLA."""
+    if row_reads.read_ops() is None or native.row_ops() is None:
+        pytest.skip("keras_fm.native's ops could not be built here")
+    features = [IdFeature("user", 20), IdFeature("item", 10)]
+    model = build_fm(features, embedding_dim=4)
+    latent = int(np.prod(model.get_layer("embedding").embeddings.shape))
+    monkeypatch.setattr(row_reads, "MIN_ENTRIES", latent)
+    assert default_optimizer(model)[1] is False
+    assert compile_for_task(model, "binary").jit_compile is False
+    model.fit(_steps_data(64), verbose=0)
+    assert int(model.optimizer.iterations) == 4
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    monkeypatch.setattr(row_reads, "MIN_ENTRIES", latent + 1)
+    assert default_optimizer(build_fm(features, embedding_dim=4))[1] is True
+    monkeypatch.setattr(row_reads, "MIN_ENTRIES", latent)
+    monkeypatch.setattr(row_reads, "read_ops", lambda: None)
+    assert default_optimizer(build_fm(features, embedding_dim=4))[1] is True
 
 
 def test_large_tables_without_xla_train_grouped_as_single_steps():
