@@ -21,6 +21,11 @@ from keras_fm.optimizers.sparse_rows import RowSparseMixin
 from keras_fm.registration import register
 
 TASKS = ("binary", "regression")
+# Models with a table of this many entries or more train outside XLA where
+# the native ops serve them (`_native_tables`): 2**26, between the 1e6-id
+# tables of k=16 (1.6e7 entries), faster under XLA, and the 1e7-id ones
+# (1.6e8), faster without it.
+NATIVE_STEP_ENTRIES = 1 << 26
 logger = logging.getLogger("keras_fm")
 
 
@@ -249,24 +254,25 @@ def xla_by_default(model: keras.Model) -> bool:
 
 
 def _native_tables(model: keras.Model) -> bool:
-    """Whether a table of ``model`` is large enough for `keras_fm.native`'s
-    gather (`keras_fm.native.row_reads.MIN_ENTRIES`), with no GPU, where the
-    ops build.
+    """Whether a table of ``model`` has `NATIVE_STEP_ENTRIES` entries or
+    more, with no GPU, where `keras_fm.native`'s gather and row updates build.
 
-    Those tables train faster or as fast outside XLA, by the native gather
-    and one-pass row updates, and XLA's compilation leaves memory behind in
-    the process's allocator (about 70 MB each, one more for a file's last,
-    shorter batch) on top of tables that already fill it. Measured on 2 AMD
-    EPYC cores (FM k=16, 1e7 ids, `examples/benchmarks/throughput.py`'s
-    measurement, one process each, alternating): without XLA 500k-709k
-    examples/s (median 565k of 5 runs) against 476k-598k (527k of 5) under it;
-    peak memory 2,792 MB (1.44x the weights and slots) against 2,983-3,019
-    (1.53-1.55x).
+    Such tables train faster outside XLA, by the native gather and one-pass
+    row updates, and XLA's compilation leaves memory behind in the process's
+    allocator (about 70 MB each, one more for a file's last, shorter batch)
+    on top of tables that already fill it. Measured on 2 AMD EPYC cores (FM
+    k=16, `examples/benchmarks/throughput.py`'s measurement, one process
+    each, alternating, two sessions of 5 runs each): at 1e7 ids (1.6e8
+    entries) without XLA medians of 565k and 573k examples/s (450k-709k)
+    against 527k and 469k (376k-696k) under it, peak memory 2,790-2,794 MB
+    (1.44x the weights and slots) against 2,982-3,019 (1.53-1.55x); at 1e6
+    ids (1.6e7 entries) XLA was the faster, 586k-1,057k (median 813k of 5)
+    against 544k-747k (593k) without it.
     """
     from keras_fm import native
     from keras_fm.native import row_reads
 
-    if not no_gpu() or max(_table_sizes(model), default=0) < row_reads.MIN_ENTRIES:
+    if not no_gpu() or max(_table_sizes(model), default=0) < NATIVE_STEP_ENTRIES:
         return False
     return native.row_ops() is not None and row_reads.read_ops() is not None
 

@@ -20,6 +20,7 @@ from keras_fm.models import (
     compile_for_task,
     default_optimizer,
     table_entries,
+    tasks,
 )
 from keras_fm.native import row_reads
 from keras_fm.optimizers import LazyAdam, SparseAdagrad, SparseFtrl
@@ -63,7 +64,7 @@ def test_large_tables_train_with_lazy_adam_under_xla():
 
 
 def test_tables_for_the_native_ops_train_without_xla(monkeypatch):
-    """A table of `row_reads.MIN_ENTRIES` entries or more trains by the
+    """A table of `NATIVE_STEP_ENTRIES` entries or more trains by the
     native gather and row updates, which XLA cannot run; where they do not
     build, under XLA."""
     if row_reads.read_ops() is None or native.row_ops() is None:
@@ -71,15 +72,16 @@ def test_tables_for_the_native_ops_train_without_xla(monkeypatch):
     features = [IdFeature("user", 20), IdFeature("item", 10)]
     model = build_fm(features, embedding_dim=4)
     latent = int(np.prod(model.get_layer("embedding").embeddings.shape))
+    monkeypatch.setattr(tasks, "NATIVE_STEP_ENTRIES", latent)
     monkeypatch.setattr(row_reads, "MIN_ENTRIES", latent)
     assert default_optimizer(model)[1] is False
     assert compile_for_task(model, "binary").jit_compile is False
     model.fit(_steps_data(64), verbose=0)
     assert int(model.optimizer.iterations) == 4
     assert all(np.isfinite(w).all() for w in model.get_weights())
-    monkeypatch.setattr(row_reads, "MIN_ENTRIES", latent + 1)
+    monkeypatch.setattr(tasks, "NATIVE_STEP_ENTRIES", latent + 1)
     assert default_optimizer(build_fm(features, embedding_dim=4))[1] is True
-    monkeypatch.setattr(row_reads, "MIN_ENTRIES", latent)
+    monkeypatch.setattr(tasks, "NATIVE_STEP_ENTRIES", latent)
     monkeypatch.setattr(row_reads, "read_ops", lambda: None)
     assert default_optimizer(build_fm(features, embedding_dim=4))[1] is True
 
