@@ -207,7 +207,8 @@ def default_optimizer(
     unless `xla_by_default` says no: a layer cannot be compiled (e.g. a
     string lookup), an input is ragged or sparse (XLA takes dense tensors
     only), the model was built under a strategy of several replicas, or a
-    table is large enough for `keras_fm.native`'s ops (4M entries).
+    table has `NATIVE_STEP_ENTRIES` entries or more (2**26), which
+    `keras_fm.native`'s ops serve outside XLA.
 
     Args:
         model: the model.
