@@ -25,7 +25,11 @@ two peaks to it, the train speed as a ratio to the
 baseline on the same data, the fraction of the matmul ceiling the training
 reaches (the dense layers' and CIN's multiply-adds, 3x the forward pass's
 for forward and backward, against the ceiling of the dtype the DNN computes
-in; none for the FMs), and the optimizer (`compile_for_task`'s default for
+in; none for the FMs), the "matmul bound" (the examples/s of a step that
+did nothing but its matmuls: each dense layer's and CIN's forward product
+and the two of its backward pass, timed alone at the batch's shapes in the
+layer's dtype) and the fraction of it the training reaches, and the
+optimizer (`compile_for_task`'s default for
 the model's table size, "+ XLA" when compiled with XLA, "bfloat16 DNN" when
 the deep models' default ``dnn_dtype="auto"`` chose bfloat16).
 
@@ -137,6 +141,58 @@ def training_flops(model):
             kernels = [w for w in layer.weights if "kernel" in w.path]
             multiply_adds += dim * sum(int(np.prod(w.shape)) for w in kernels)
     return 6 * multiply_adds
+
+
+def matmul_shapes(model, batch):
+    """The ``(m, k, n, dtype)`` products of the model's dense layers and CIN
+    for a batch (forward, as ``(m, k) x (k, n)``, in the layer's dtype)."""
+    import keras
+
+    from keras_fm.layers import CIN
+
+    shapes = []
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.Dense):
+            rows, units = layer.kernel.shape
+            shapes.append((batch, rows, units, layer.compute_dtype))
+        elif isinstance(layer, CIN):
+            _, fields, dim = layer.input.shape
+            maps = fields
+            for size in layer.layer_sizes:
+                shapes.append((batch * dim, maps * fields, size, "float32"))
+                maps = size // 2 if layer.split_half else size
+    return shapes
+
+
+def matmul_bound(model, batch=4096):
+    """The examples/s a training step of the model would reach if it did
+    nothing but its matmuls: each dense layer's (and CIN's) forward product
+    and the two of its backward pass, timed alone in TensorFlow at the
+    batch's shapes and the layer's dtype (median of 5). None without any."""
+    import tensorflow as tf
+
+    seconds = 0.0
+    for m, k, n, dtype in matmul_shapes(model, batch):
+        x = tf.cast(tf.random.normal((m, k)), dtype)
+        w = tf.cast(tf.random.normal((k, n)), dtype)
+        dy = tf.cast(tf.random.normal((m, n)), dtype)
+        products = tf.function(
+            lambda x, w, dy: (
+                tf.matmul(x, w),
+                tf.matmul(dy, w, transpose_b=True),
+                tf.matmul(x, dy, transpose_a=True),
+            )
+        )
+        products(x, w, dy)[0].numpy()
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(10):
+                outputs = products(x, w, dy)
+            _ = [output.numpy() for output in outputs]
+            times.append((time.perf_counter() - start) / 10)
+        seconds += float(np.median(times))
+    return batch / seconds if seconds else None
 
 
 def matmul_ceiling(dtype="float32"):
@@ -252,6 +308,7 @@ def measure(config, folder, rows):
         "train": examples / float(np.median(times)),
         "spread": (max(times) - min(times)) / float(np.median(times)),
         "flops": training_flops(model),
+        "bound": matmul_bound(model),
         "predict": examples / predict_seconds,
         "train_peak_mb": train_peak,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -293,7 +350,7 @@ def main():
         f"{'model':26}{'ids':>10}{'train ex/s':>12}{'spread':>8}{'predict ex/s':>14}"
         f"{'train MB':>9}{'peak MB':>9}{'state MB':>10}{'train/state':>12}"
         f"{'peak/state':>11}{'vs keras':>10}"
-        f"{'of ceiling':>12}  optimizer"
+        f"{'of ceiling':>12}{'matmul bound':>14}{'of bound':>10}  optimizer"
     )
     print(header, flush=True)
     baseline = {}
@@ -328,6 +385,10 @@ def row(name, ids, figures, ratio, ceiling):
     state = figures["state_mb"]
     flops = figures["flops"] * figures["train"]
     fraction = flops / (ceiling[figures.get("dnn_dtype", "float32")] * 1e9)
+    # The bound of a model whose matmuls are a rounding error (an FM's
+    # output layer) would only say so.
+    bound = figures.get("bound") if fraction >= 0.005 else None
+    share = figures["train"] / bound if bound else None
     return (
         f"{name:26}{ids:>10}{figures['train']:>12,.0f}{figures['spread']:>8.1%}"
         f"{figures['predict']:>14,.0f}{figures['train_peak_mb']:>9,.0f}"
@@ -336,6 +397,8 @@ def row(name, ids, figures, ratio, ceiling):
         f"{figures['peak_mb'] / max(state, 1):>11.2f}"
         f"{(f'{ratio:.2f}x' if ratio else '-'):>10}"
         f"{(f'{fraction:.0%}' if fraction >= 0.005 else '-'):>12}"
+        f"{(f'{bound:,.0f}' if bound else '-'):>14}"
+        f"{(f'{share:.0%}' if bound else '-'):>10}"
         f"  {figures['optimizer']}"
     )
 
