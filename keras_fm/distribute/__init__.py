@@ -22,7 +22,11 @@ under `MirroredStrategy` (a feed error in ``multi_step_on_iterator``), and
 XLA fails for variables placed on a second device.
 """
 
-from keras_fm.distribute.compiling import compile_settings, prepare_for_strategy
+from keras_fm.distribute.compiling import (
+    check_grouped_steps,
+    compile_settings,
+    prepare_for_strategy,
+)
 from keras_fm.distribute.inputs import for_strategy
 from keras_fm.distribute.strategies import (
     STRATEGIES,
@@ -41,6 +45,7 @@ from keras_fm.distribute.workers import (
 
 __all__ = [
     "STRATEGIES",
+    "check_grouped_steps",
     "compile_settings",
     "describe",
     "for_strategy",

@@ -25,6 +25,35 @@ def compile_settings(model: keras.Model) -> dict[str, Any] | None:
     return {"jit_compile": False, "steps_per_execution": 1}
 
 
+def check_grouped_steps(model: keras.Model, steps_per_execution: Any) -> None:
+    """Refuses grouped steps for a model of a strategy of several replicas
+    or workers, where Keras 3's `fit` fails on them.
+
+    Keras runs ``steps_per_execution`` steps in a `tf.while_loop` whose body
+    calls ``strategy.run`` inside a `tf.cond`; under `MirroredStrategy`
+    TensorFlow 2.21 with Keras 3.15 then fails at the first call with "You
+    must feed a value for placeholder tensor" (keras-team/keras#19246, open;
+    a plain Keras model fails the same way).
+
+    Args:
+        model: the model.
+        steps_per_execution: the value `compile_for_task` would pass to
+            `model.compile`.
+
+    Raises:
+        ValueError: if it is not 1 and the model is distributed.
+    """
+    if not is_distributed(model) or steps_per_execution == 1:
+        return
+    raise ValueError(
+        f"steps_per_execution={steps_per_execution!r} under "
+        f"{type(model.distribute_strategy).__name__}: Keras 3's fit fails on "
+        "grouped steps under a strategy of several replicas ('You must feed a "
+        "value for placeholder tensor', keras-team/keras#19246). Leave it out: "
+        "compile_for_task runs one step per call there"
+    )
+
+
 def prepare_for_strategy(model: keras.Model) -> None:
     """Lets Keras 3's `fit` and `evaluate` take ragged and string inputs
     under a strategy.

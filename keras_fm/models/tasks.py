@@ -9,6 +9,7 @@ import numpy as np
 from keras import ops
 
 from keras_fm.distribute import (
+    check_grouped_steps,
     compile_settings,
     prepare_for_strategy,
     replicas,
@@ -339,7 +340,9 @@ def compile_for_task(
             smaller last group when the data runs out). For a model built inside the
             scope of a `tf.distribute` strategy of several replicas or
             workers, both default to what works there (no XLA, one step per
-            call; see `keras_fm.distribute`), the model takes ragged and
+            call; see `keras_fm.distribute`; other ``steps_per_execution``
+            are refused, as Keras 3's `fit` fails on them there,
+            `keras_fm.distribute.check_grouped_steps`), the model takes ragged and
             string inputs there too (`keras_fm.distribute.prepare_for_strategy`),
             and the choice is logged (logger ``"keras_fm"``, INFO).
 
@@ -348,7 +351,9 @@ def compile_for_task(
 
     Raises:
         ValueError: if ``task`` is not the model's, or neither is known, or
-            the optimizer was created under another strategy than the model.
+            the optimizer was created under another strategy than the model,
+            or ``steps_per_execution`` is not 1 under a strategy of several
+            replicas or workers.
     """
     built_for = model_task(model)
     if task is None:
@@ -377,6 +382,7 @@ def compile_for_task(
         kwargs.setdefault("jit_compile", xla_by_default(model))
     kwargs.setdefault("jit_compile", False)
     kwargs.setdefault("steps_per_execution", STEPS_PER_EXECUTION)
+    check_grouped_steps(model, kwargs["steps_per_execution"])
     if distributed is not None:
         prepare_for_strategy(model)
         logger.info(

@@ -152,10 +152,16 @@ def check_outside_scope(result):
     """Keras's Adam and the row-sparse optimizers alike: made outside the
     model's scope, TensorFlow would fail in fit with "Mixing different
     tf.distribute.Strategy objects"; compile_for_task says what to do. With no
-    optimizer it makes the default one in the model's scope."""
+    optimizer it makes the default one in the model's scope. Grouped steps
+    would fail in fit (keras-team/keras#19246): refused by name, while an
+    explicit one step per call trains."""
     assert result["refused"] == dict.fromkeys(
         ("adam", "lazy_adam", "sparse_adagrad", "sparse_ftrl"), True
     )
     assert result["replicas"] == 2
+    assert result["grouped_steps"].startswith(
+        "steps_per_execution=32 under MirroredStrategy: Keras 3's fit fails"
+    )
+    assert "keras-team/keras#19246" in result["grouped_steps"]
     first, second = result["losses"]
     assert second < first
