@@ -3,10 +3,11 @@
 import importlib.util
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
-from tests.models.test_models import build
+from tests.models.test_models import SMALL, build
 
 THROUGHPUT = Path(__file__).parents[1] / "examples" / "benchmarks" / "throughput.py"
 _spec = importlib.util.spec_from_file_location("throughput", THROUGHPUT)
@@ -27,8 +28,9 @@ def test_matmul_shapes_count_the_multiply_adds_of_training_flops(name, options):
     shapes = throughput.matmul_shapes(model, batch=32)
     multiply_adds = sum(m * k * n for m, k, n, _ in shapes) / 32
     assert 6 * multiply_adds == throughput.training_flops(model)
-    dense = [layer for layer in model._flatten_layers() if hasattr(layer, "units")]
-    cin = options.get("cin_layer_sizes", (4, 2)) if name == "xdeepfm" else ()
+    layers = model._flatten_layers()
+    dense = [layer for layer in layers if isinstance(layer, keras.layers.Dense)]
+    cin = {**SMALL[name], **options}.get("cin_layer_sizes", ())
     assert len(shapes) == len(dense) + len(cin)
 
 
@@ -42,7 +44,7 @@ def test_matmul_shapes_of_a_deepfm_are_its_dense_layers():
     ]
 
 
-def test_matmul_bound_is_the_batch_over_the_products_time():
+def test_matmul_bound_is_a_speed_for_a_dnn_and_none_without_matmuls():
     model = build("deepfm", dnn_units=(8, 4), dnn_dtype="float32")
     bound = throughput.matmul_bound(model, batch=64)
     assert np.isfinite(bound) and bound > 0
